@@ -1,0 +1,108 @@
+"""Transport faults over real sockets: retries, timeouts, bad answers, and no secret in errors."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests._scripted_server import Reply, ScriptedServer
+from verigator_nb import errors
+from verigator_nb.client import Api
+
+PASSWORD = "s3cret-pass"
+
+
+def _api(url: str, **kwargs: object) -> Api:
+    return Api("user", PASSWORD, url, **kwargs)  # type: ignore[arg-type]
+
+
+def test_get_is_retried_on_503_until_it_succeeds() -> None:
+    replies = [
+        Reply(503, b"{}"),
+        Reply(503, b"{}"),
+        Reply(200, b'{"id": "s1", "ctime": "2026-01-01T00:00:00Z", "name": "n"}'),
+    ]
+    with ScriptedServer(replies) as server:
+        service = _api(server.url).services.get("s1")
+    assert service.id == "s1"
+    assert [seen.method for seen in server.seen] == ["GET", "GET", "GET"]
+
+
+def test_get_gives_up_after_retries_with_internal_error() -> None:
+    with ScriptedServer([Reply(503, b'{"message": "down"}')]) as server:
+        with pytest.raises(errors.InternalError) as caught:
+            _api(server.url, retries=2).services.get("s1")
+    assert caught.value.status == 503
+    assert len(server.seen) == 3  # the first try and two retries
+
+
+def test_get_honours_retry_after() -> None:
+    import time
+
+    replies = [
+        Reply(503, b"{}", {"Retry-After": "1"}),
+        Reply(200, b'{"id": "s", "ctime": "2026-01-01T00:00:00Z"}'),
+    ]
+    with ScriptedServer(replies) as server:
+        started = time.monotonic()
+        _api(server.url).services.get("s")
+        waited = time.monotonic() - started
+    assert waited >= 0.9, "the client did not wait as Retry-After asked"
+
+
+@pytest.mark.parametrize(
+    ("call", "method"),
+    [
+        pytest.param(lambda api: api.auth.verify("s", "u", "123456"), "PUT", id="verify"),
+        pytest.param(lambda api: api.auth.initiate("s", "u", "sms"), "POST", id="initiate"),
+        pytest.param(lambda api: api.services.create("d", "n"), "POST", id="create-service"),
+        pytest.param(lambda api: api.users.delete("s", "u"), "DELETE", id="delete-user"),
+    ],
+)
+def test_unsafe_methods_are_sent_exactly_once_on_503(call, method) -> None:
+    with ScriptedServer([Reply(503, b'{"message": "busy"}')]) as server:
+        with pytest.raises(errors.InternalError):
+            call(_api(server.url))
+    assert [seen.method for seen in server.seen] == [method]
+
+
+def test_verify_that_times_out_raises_timeout_and_is_not_resent() -> None:
+    with ScriptedServer([Reply(200, b'{"verified": true}', delay=1.0)]) as server:
+        with pytest.raises(errors.RequestTimeoutError) as caught:
+            _api(server.url, timeout=(1.0, 0.2)).auth.verify("s", "u", "123456")
+    assert len(server.seen) == 1
+    assert caught.value.method == "PUT"
+    assert "123456" not in str(caught.value)
+
+
+def test_unreachable_server_is_a_connection_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(errors.ConnectionFailedError) as caught:
+        _api(f"http://127.0.0.1:{port}", retries=0).services.get("s")
+    assert isinstance(caught.value, errors.TransportError)
+    assert PASSWORD not in str(caught.value) and PASSWORD not in repr(caught.value)
+
+
+def test_answer_that_is_not_json_is_an_invalid_response() -> None:
+    with ScriptedServer([Reply(200, b"<html>maintenance</html>")]) as server:
+        with pytest.raises(errors.InvalidResponseError) as caught:
+            _api(server.url).auth.verify("s", "u", "123456")
+    assert caught.value.status == 200 and caught.value.path.endswith("/auth")
+
+
+def test_verify_answer_without_boolean_verified_is_an_invalid_response() -> None:
+    with ScriptedServer([Reply(200, b'{"method": "sms", "verified": "yes"}')]) as server:
+        with pytest.raises(errors.InvalidResponseError):
+            _api(server.url).auth.verify("s", "u", "123456")
+
+
+def test_error_message_is_the_servers_message_and_never_the_body_echo() -> None:
+    body = b'{"message": "invalid data", "echo": "123456 s3cret-pass"}'
+    with ScriptedServer([Reply(422, body)]) as server:
+        with pytest.raises(errors.InvalidDataError) as caught:
+            _api(server.url).auth.verify("s", "u", "123456")
+    assert caught.value.message == "invalid data"
+    assert "123456" not in str(caught.value) and PASSWORD not in str(caught.value)

@@ -1,0 +1,104 @@
+"""Turns each initiate and verify call into one outcome-log row, errors included.
+
+The client asks the recorder for a ``PendingRow`` before it sends, and tells it how the call
+ended; the row is appended (and on disk, for a durable log) before the client method returns.
+Rows carry ids, methods and outcomes only: never a PIN, a secret, a password or a phone number.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from verigator_nb.errors import VerigatorError
+
+__all__ = ["PendingRow", "Recorder", "RowSink", "utc_now"]
+
+
+class RowSink(Protocol):
+    """Anything that stores outcome rows, such as ``OutcomeLog``."""
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        """Store one row durably before returning."""
+
+
+def utc_now() -> datetime:
+    """The wall clock, UTC-aware: the default clock for timestamps."""
+    return datetime.now(UTC)
+
+
+class PendingRow:
+    """One call in flight: its identity, its start time and how long it took."""
+
+    def __init__(self, recorder: Recorder, fields: dict[str, Any]) -> None:
+        self._recorder = recorder
+        self._fields = fields
+        self._started = time.perf_counter()
+
+    def succeeded(self, http_status: int, **outcome: Any) -> None:
+        """Record an answered call with its outcome columns (method, verified, result...)."""
+        self._recorder.emit({**self._fields, **outcome, "http_status": http_status}, self._started)
+
+    def failed(self, error: VerigatorError) -> None:
+        """Record a call that raised: its error class and the status, if any answer came."""
+        self._recorder.emit(
+            {**self._fields, "error": type(error).__name__, "http_status": error.status},
+            self._started,
+        )
+
+
+class Recorder:
+    """Builds rows for one ``Api``: sessions, attempt numbers, countries, endpoint and tags."""
+
+    def __init__(
+        self,
+        sink: RowSink | None,
+        *,
+        clock: Callable[[], datetime],
+        endpoint: str,
+        tags: str,
+    ) -> None:
+        self.sink = sink
+        self.clock = clock
+        self.endpoint = endpoint
+        self.tags = tags
+        self._countries: dict[str, str] = {}
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def remember_country(self, user_id: str, country: str | None) -> None:
+        """Keep the region derived from a user's phone (the number itself is never kept)."""
+        if country:
+            self._countries[user_id] = country
+
+    def start(self, action: str, service_id: str, user_id: str, **fields: Any) -> PendingRow:
+        """Begin a row; for a verify, numbers the attempt within its session."""
+        if action == "verify":
+            fields["attempt"] = self._next_attempt(fields["session_id"])
+        base = {
+            "event_id": uuid.uuid4().hex,
+            "ts": self.clock(),
+            "service_id": service_id,
+            "user_id": user_id,
+            "action": action,
+            "endpoint": self.endpoint,
+            "country": self._countries.get(user_id),
+            "tags": self.tags,
+        }
+        return PendingRow(self, {**base, **fields})
+
+    def emit(self, row: dict[str, Any], started: float) -> None:
+        """Finish a row with its latency and hand it to the sink."""
+        if self.sink is not None:
+            row["latency_ms"] = (time.perf_counter() - started) * 1000.0
+            self.sink.append(row)
+
+    def _next_attempt(self, session_id: str) -> int:
+        with self._lock:
+            attempt = self._attempts.get(session_id, 0) + 1
+            self._attempts[session_id] = attempt
+            return attempt
