@@ -51,6 +51,22 @@ class PendingRow:
         )
 
 
+class _NotRecorded(PendingRow):
+    """The pending row of a client without a log: finishing it does nothing."""
+
+    def __init__(self) -> None:
+        pass
+
+    def succeeded(self, http_status: int, **outcome: Any) -> None:
+        pass
+
+    def failed(self, error: VerigatorError) -> None:
+        pass
+
+
+_NOT_RECORDED = _NotRecorded()
+
+
 class Recorder:
     """Builds rows for one ``Api``: sessions, attempt numbers, countries, endpoint and tags."""
 
@@ -70,6 +86,13 @@ class Recorder:
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def with_sink(self, sink: RowSink | None, *, tags: str | None = None) -> Recorder:
+        """A recorder writing to ``sink`` that shares this one's countries and attempt counts."""
+        tags = self.tags if tags is None else tags
+        twin = Recorder(sink, clock=self.clock, endpoint=self.endpoint, tags=tags)
+        twin._countries, twin._attempts, twin._lock = self._countries, self._attempts, self._lock
+        return twin
+
     def remember_country(self, user_id: str, country: str | None) -> None:
         """Keep the region derived from a user's phone (the number itself is never kept)."""
         if country:
@@ -77,6 +100,8 @@ class Recorder:
 
     def start(self, action: str, service_id: str, user_id: str, **fields: Any) -> PendingRow:
         """Begin a row; for a verify, numbers the attempt within its session."""
+        if self.sink is None:
+            return _NOT_RECORDED  # no log: keep the call path as thin as a bare request
         if action == "verify":
             fields["attempt"] = self._next_attempt(fields["session_id"])
         base = {

@@ -94,6 +94,8 @@ class Transport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._auth_header = auth_header
+        self._retries = retries
         self.session = session if session is not None else _new_session(retries)
         self._headers = {"X-Service-Auth": auth_header, "Accept": "application/json"}
         self._body_headers = {**self._headers, "Content-Type": "application/json"}
@@ -119,6 +121,16 @@ class Transport:
         except requests.RequestException as exc:
             raise TransportError(type(exc).__name__, method=method, path=path) from exc
         return response.status_code, _decode(response, method, path)
+
+    def fork(self) -> Transport:
+        """The same endpoint, credentials and policy over a new session of its own."""
+        return Transport(
+            self.base_url,
+            self._auth_header,
+            timeout=self.timeout,
+            session=None,
+            retries=self._retries,
+        )
 
     def close(self) -> None:
         """Close the pooled connections."""

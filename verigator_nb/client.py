@@ -14,6 +14,7 @@ raise the typed errors of ``verigator_nb.errors``; a wrong PIN is ``verified=Fal
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import uuid
@@ -342,6 +343,22 @@ class Api:
     def log(self) -> RowSink | None:
         """The outcome log this client records to, if any."""
         return self._recorder.sink
+
+    def with_log(self, log: RowSink | None, *, tags: str | None = None) -> Api:
+        """A client sharing this one's connections and settings that records to ``log``."""
+        twin = copy.copy(self)
+        twin._recorder = self._recorder.with_sink(log, tags=tags)
+        twin.services, twin.users, twin.auth = Services(twin), Users(twin), Auth(twin)
+        return twin
+
+    def fork(self) -> Api:
+        """A client like this one with its own connection pool, for use in another thread.
+
+        A ``requests.Session`` is not thread-safe, so concurrent callers each take a fork.
+        """
+        twin = self.with_log(self._recorder.sink)
+        twin._transport = self._transport.fork()
+        return twin
 
     def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         """Send one JSON call to ``endpoint + path``; return the decoded answer.

@@ -1,0 +1,110 @@
+"""``SandboxControl``: the client side of the sandbox's ``/sandbox/`` play-the-user calls.
+
+Built on an ``Api``, so it works the same against an in-process ``Sandbox`` and one started
+from the shell (``verigator-nb sandbox``). It reads the SMS outbox (the PIN the user would
+receive), enrols an authenticator app and reads its current code, and reads or advances the
+sandbox clock. Failures raise the client's typed ``VerigatorError`` subclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from verigator_nb.client import Api
+from verigator_nb.errors import InvalidResponseError
+
+__all__ = ["SandboxControl", "SmsMessage", "TotpEnrolment"]
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """One SMS the sandbox sent; ``pin`` and ``text`` (which holds it) stay out of the repr."""
+
+    to: str
+    auth_id: str
+    pin: str = field(repr=False)
+    text: str = field(repr=False)
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    """An enrolled authenticator app: its base32 secret and the ``otpauth://`` URI to scan."""
+
+    secret: str = field(repr=False)
+    otpauth_uri: str = field(repr=False)
+
+
+def _get(payload: Any, key: str, path: str) -> Any:
+    if not isinstance(payload, dict) or key not in payload:
+        raise InvalidResponseError(f"sandbox answer has no {key!r}", path=path)
+    return payload[key]
+
+
+def _app_path(service_id: str, user_id: str) -> str:
+    sid, uid = quote(service_id, safe=""), quote(user_id, safe="")
+    return f"/sandbox/services/{sid}/users/{uid}/totp"
+
+
+def _instant(payload: Any, path: str) -> datetime:
+    now = _get(payload, "now", path)
+    if isinstance(now, bool) or not isinstance(now, int | float):
+        raise InvalidResponseError("sandbox clock is not a number", path=path)
+    return datetime.fromtimestamp(now, UTC)
+
+
+class SandboxControl:
+    """Play the user against a sandbox through ``api`` (scoped to ``api``'s account)."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def outbox(self) -> list[SmsMessage]:
+        """Every SMS sent to this account's users, oldest first."""
+        path = "/sandbox/outbox"
+        messages = _get(self.api.request("GET", path), "messages", path)
+        try:
+            return [
+                SmsMessage(
+                    m["to"], m["auth_id"], m["pin"], m["text"], datetime.fromisoformat(m["sent_at"])
+                )
+                for m in messages
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidResponseError("sandbox outbox is malformed", path=path) from exc
+
+    def pin_for(self, auth_id: str | None) -> str:
+        """The PIN of the latest SMS sent for ``auth_id``; ``LookupError`` if none was sent.
+
+        ``None`` (a TOTP initiation's ``auth_id``) is accepted and is always a LookupError.
+        """
+        for message in reversed(self.outbox()):
+            if message.auth_id == auth_id:
+                return message.pin
+        raise LookupError("no SMS was sent for this auth_id")
+
+    def enrol_totp(self, service_id: str, user_id: str) -> TotpEnrolment:
+        """Set up (or replace) the user's authenticator app; the server then prefers TOTP."""
+        path = _app_path(service_id, user_id)
+        payload = self.api.request("POST", path)
+        return TotpEnrolment(_get(payload, "secret", path), _get(payload, "otpauth_uri", path))
+
+    def totp_code(self, service_id: str, user_id: str) -> str:
+        """The code the user's app shows at the sandbox's current time."""
+        path = _app_path(service_id, user_id)
+        return str(_get(self.api.request("GET", path), "code", path))
+
+    def now(self) -> datetime:
+        """The sandbox clock (UTC-aware)."""
+        return _instant(self.api.request("GET", "/sandbox/clock"), "/sandbox/clock")
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the sandbox clock forward ``seconds`` (0 to 10 years); the new time."""
+        payload = self.api.request("POST", "/sandbox/clock", {"advance_seconds": seconds})
+        return _instant(payload, "/sandbox/clock")
+
+    def __repr__(self) -> str:
+        return f"SandboxControl({self.api!r})"
