@@ -1,0 +1,340 @@
+"""How well verification works, from the outcome log: pure functions, a frame in, a new frame out.
+
+Every function takes the outcome log's DataFrame first (columns as in ``verigator_nb.schema``),
+options keyword-only, checks the columns it needs up front (``ValueError`` naming what is
+missing), never changes its input and returns a new frame. They are vectorised: a log of
+millions of rows costs a few group-bys, never a Python loop over rows.
+
+Definitions, written once (``docs/metrics.md`` says the same; the report prints them):
+
+- A **session** is one ``initiate`` row and the ``verify`` rows sharing its ``session_id``.
+  Session metrics count initiate rows; a verify row whose initiate is not in the frame counts
+  in the per-call metrics only. Sessions are grouped by their initiate row's columns (and its
+  ``ts`` for periods), so the verify-only columns ``verified``, ``result`` and ``attempt``
+  cannot group sessions.
+- **session success rate** = sessions with at least one verify whose ``verified`` is true /
+  sessions. An initiate that failed (``error`` set) is a session that did not succeed.
+- **attempt success rate** = verify calls with ``verified`` true / verify calls that got an
+  answer (``verified`` not NA).
+- **fallback rate** = initiate calls with ``requested_method`` totp and ``method`` sms /
+  initiate calls with ``requested_method`` totp that got an answer (``method`` not NA).
+- **failure reasons**: the failed verify calls (``verified`` not true) by reason: the
+  ``result`` (INVALID / EXPIRED / THROTTLED) when the server answered, else the ``error``
+  class name, else ``UNKNOWN``; share = calls with that reason / failed verify calls.
+- **attempts to success**: for each verified session, the smallest ``attempt`` among its
+  verified verify calls (the first verified verify).
+- **time to verify**: for each verified session, the first verified verify's ``ts`` minus the
+  session's initiate ``ts``, in seconds.
+
+Grouping: ``by`` is None, a column name or a list of columns; ``period`` ("D", "W" or "M")
+adds a ``period`` column, the UTC start of the row's day, ISO week (Monday) or month. A
+missing value is a group of its own; categorical columns group with ``observed=True``.
+
+Rate tables have the group columns, then ``n``, ``successes``, ``rate`` and the 95 % Wilson
+score interval ``ci_low``/``ci_high``; the rate and interval are NaN when ``n`` is 0. Without
+``by`` and ``period`` a rate table has exactly one row, even for an empty log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
+
+import pandas as pd
+
+from verigator_nb._frames import (
+    FUNNEL_STAGES,
+    as_columns,
+    distribution_table,
+    funnel_long,
+    group_keys,
+    rate_table,
+    reason_table,
+    require,
+)
+from verigator_nb._periods import compare_tables
+from verigator_nb._rows import (
+    check_session_by,
+    floats,
+    is_action,
+    is_true,
+    micros,
+    pick_rows,
+    session_codes,
+    sessions_frame,
+    ts_columns,
+)
+
+__all__ = [
+    "FUNNEL_STAGES",
+    "METRICS",
+    "attempts_to_success",
+    "compare_periods",
+    "failure_reasons",
+    "fallback_rate",
+    "funnel",
+    "success_rate",
+    "time_to_verify",
+    "verified_sessions",
+]
+
+By = str | Sequence[str] | None
+
+METRICS = ("session_success", "attempt_success", "fallback")
+
+
+def success_rate(
+    df: pd.DataFrame, *, by: By = None, period: str | None = None, per: str = "session"
+) -> pd.DataFrame:
+    """Session (``per="session"``) or attempt (``per="attempt"``) success rate, per group.
+
+    Sessions group by their initiate row's columns; attempts by the verify row's own.
+    Raises ``ValueError`` for a missing column, an unknown ``per`` or ``period``, or a
+    verify-only column (``verified``, ``result``, ``attempt``) grouping sessions.
+
+    Examples:
+        >>> from verigator_nb.schema import to_frame
+        >>> log = to_frame([
+        ...     {"action": "initiate", "session_id": "a", "method": "sms"},
+        ...     {"action": "verify", "session_id": "a", "verified": False, "attempt": 1},
+        ...     {"action": "verify", "session_id": "a", "verified": True, "attempt": 2},
+        ...     {"action": "initiate", "session_id": "b", "method": "sms"},
+        ... ])
+        >>> success_rate(log)[["n", "successes", "rate"]].to_dict("records")
+        [{'n': 2, 'successes': 1, 'rate': 0.5}]
+        >>> float(success_rate(log, per="attempt")["rate"].iloc[0])
+        0.5
+    """
+    columns = as_columns(by)
+    keys = group_keys(columns, period)
+    if per == "session":
+        return rate_table(sessions_frame(df, columns, period, "success_rate"), keys, "_verified")
+    if per != "attempt":
+        raise ValueError(f"per must be 'session' or 'attempt', not {per!r}")
+    require(df, ["action", "verified", *columns, *ts_columns(period)], where="success_rate")
+    answered = is_action(df, "verify") & df["verified"].notna().to_numpy(dtype=bool)
+    calls = pick_rows(df, answered, [*columns, "verified"], period)
+    return rate_table(calls.assign(_ok=is_true(calls["verified"])), keys, "_ok")
+
+
+def fallback_rate(df: pd.DataFrame, *, by: By = None, period: str | None = None) -> pd.DataFrame:
+    """Share of answered TOTP initiates the server answered with SMS, per group.
+
+    Examples:
+        >>> from verigator_nb.schema import to_frame
+        >>> log = to_frame([
+        ...     {"action": "initiate", "requested_method": "totp", "method": "sms"},
+        ...     {"action": "initiate", "requested_method": "totp", "method": "totp"},
+        ...     {"action": "initiate", "requested_method": "totp", "error": "InternalError"},
+        ...     {"action": "initiate", "requested_method": "sms", "method": "sms"},
+        ... ])
+        >>> fallback_rate(log)[["n", "successes", "rate"]].to_dict("records")
+        [{'n': 2, 'successes': 1, 'rate': 0.5}]
+    """
+    columns = as_columns(by)
+    keys = group_keys(columns, period)
+    needed = ["action", "requested_method", "method", *columns, *ts_columns(period)]
+    require(df, needed, where="fallback_rate")
+    check_session_by(columns, "fallback_rate")
+    asked_totp = (df["requested_method"] == "totp").to_numpy(dtype=bool, na_value=False)
+    mask = is_action(df, "initiate") & asked_totp & df["method"].notna().to_numpy(dtype=bool)
+    calls = pick_rows(df, mask, [*columns, "method"], period)
+    fell_back = (calls["method"] == "sms").to_numpy(dtype=bool, na_value=False)
+    return rate_table(calls.assign(_sms=fell_back), keys, "_sms")
+
+
+def _reason(result: pd.Series, error: pd.Series) -> pd.Series:
+    named_error = error.mask(error.eq(""), "UNKNOWN").fillna("UNKNOWN")
+    return result.astype("str").fillna(named_error).astype("str")
+
+
+def failure_reasons(df: pd.DataFrame, *, by: By = None, period: str | None = None) -> pd.DataFrame:
+    """Failed verify calls per group and ``reason``: ``n``, ``failed`` (all failed calls of the
+    group), ``share`` = n / failed and its Wilson interval; most frequent reason first.
+
+    Examples:
+        >>> from verigator_nb.schema import to_frame
+        >>> log = to_frame([
+        ...     {"action": "verify", "verified": False, "result": "INVALID"},
+        ...     {"action": "verify", "verified": False, "result": "INVALID"},
+        ...     {"action": "verify", "error": "RequestTimeoutError"},
+        ...     {"action": "verify", "verified": True, "result": "VERIFIED"},
+        ... ])
+        >>> failure_reasons(log)[["reason", "n", "failed"]].to_dict("records")
+        [{'reason': 'INVALID', 'n': 2, 'failed': 3}, {'reason': 'RequestTimeoutError', 'n': 1, 'failed': 3}]
+    """  # noqa: E501
+    columns = as_columns(by)
+    keys = group_keys(columns, period)
+    needed = ["action", "verified", "result", "error", *columns, *ts_columns(period)]
+    require(df, needed, where="failure_reasons")
+    mask = is_action(df, "verify") & ~is_true(df["verified"])
+    failed = pick_rows(df, mask, [*columns, "result", "error"], period)
+    failed = failed[keys].assign(reason=_reason(failed["result"], failed["error"]))
+    grouped = failed.groupby([*keys, "reason"], observed=True, dropna=False, sort=True)
+    return reason_table(grouped.size().rename("n").reset_index(), keys)
+
+
+def verified_sessions(
+    df: pd.DataFrame, *, by: By = None, period: str | None = None
+) -> pd.DataFrame:
+    """One row per verified session: ``session_id``, the group columns, ``attempts`` and
+    ``seconds`` (time to verify): the values behind the distributions, for plotting.
+
+    Examples:
+        >>> from verigator_nb.schema import to_frame
+        >>> log = to_frame([
+        ...     {"action": "initiate", "session_id": "a", "ts": "2024-05-01T10:00:00Z"},
+        ...     {"action": "verify", "session_id": "a", "verified": False, "attempt": 1,
+        ...      "ts": "2024-05-01T10:00:20Z"},
+        ...     {"action": "verify", "session_id": "a", "verified": True, "attempt": 2,
+        ...      "ts": "2024-05-01T10:00:45Z"},
+        ... ])
+        >>> verified_sessions(log)[["attempts", "seconds"]].to_dict("records")
+        [{'attempts': 2, 'seconds': 45.0}]
+    """
+    columns = as_columns(by)
+    keys = group_keys(columns, period)
+    require(
+        df,
+        ["action", "session_id", "verified", "attempt", "ts", *columns],
+        where="verified_sessions",
+    )
+    check_session_by(columns, "verified_sessions")
+    codes, _ = session_codes(df)
+    stamps = micros(df["ts"])
+    ok = is_action(df, "verify") & is_true(df["verified"]) & (codes >= 0)
+    first = (
+        pd.DataFrame(
+            {"code": codes[ok], "first": stamps[ok], "attempts": floats(df["attempt"])[ok]}
+        )
+        .groupby("code", sort=False)
+        .min()
+    )
+    initiate = is_action(df, "initiate")
+    found = first.reindex(codes[initiate])
+    keep = found["first"].notna().to_numpy()
+    picked = pick_rows(df, initiate, ["session_id", *columns], period).loc[keep]
+    seconds = (found["first"].to_numpy()[keep] - stamps[initiate][keep]) / 1e6
+    out = picked[list(dict.fromkeys(["session_id", *keys]))].assign(
+        attempts=found["attempts"].to_numpy()[keep], seconds=seconds
+    )
+    out["attempts"] = out["attempts"].astype("Int64")
+    return out.reset_index(drop=True)
+
+
+def attempts_to_success(
+    df: pd.DataFrame, *, by: By = None, period: str | None = None
+) -> pd.DataFrame:
+    """Attempts verified sessions needed, per group: ``n``, ``mean``, ``p50``, ``p90``, ``p99``.
+
+    Examples:
+        >>> from verigator_nb.schema import to_frame
+        >>> log = to_frame([
+        ...     {"action": "initiate", "session_id": "a", "ts": "2024-05-01T10:00:00Z"},
+        ...     {"action": "verify", "session_id": "a", "verified": True, "attempt": 3,
+        ...      "ts": "2024-05-01T10:01:00Z"},
+        ... ])
+        >>> attempts_to_success(log)[["n", "mean", "p50"]].to_dict("records")
+        [{'n': 1, 'mean': 3.0, 'p50': 3.0}]
+    """
+    sessions = verified_sessions(df, by=by, period=period)
+    return distribution_table(sessions, group_keys(as_columns(by), period), "attempts")
+
+
+def time_to_verify(df: pd.DataFrame, *, by: By = None, period: str | None = None) -> pd.DataFrame:
+    """Seconds from initiate to the first verified verify, per group: ``n``, ``mean``, ``p50``,
+    ``p90``, ``p99``.
+
+    Examples:
+        >>> from verigator_nb.schema import to_frame
+        >>> log = to_frame([
+        ...     {"action": "initiate", "session_id": "a", "ts": "2024-05-01T10:00:00Z"},
+        ...     {"action": "verify", "session_id": "a", "verified": True, "attempt": 1,
+        ...      "ts": "2024-05-01T10:00:30Z"},
+        ... ])
+        >>> float(time_to_verify(log)["p90"].iloc[0])
+        30.0
+    """
+    sessions = verified_sessions(df, by=by, period=period)
+    return distribution_table(sessions, group_keys(as_columns(by), period), "seconds")
+
+
+def funnel(df: pd.DataFrame, *, by: By = None, period: str | None = None) -> pd.DataFrame:
+    """Sessions at each ``stage``: initiated, tried (any verify call), verified.
+
+    Columns: the group columns, ``stage`` (ordered categorical), ``n``, ``share`` (of initiated)
+    with its Wilson interval, and ``dropout``: the share of the previous stage's sessions that
+    did not reach this one (NaN for the first stage, or when the previous stage is empty).
+
+    Examples:
+        >>> from verigator_nb.schema import to_frame
+        >>> log = to_frame([
+        ...     {"action": "initiate", "session_id": "a"},
+        ...     {"action": "verify", "session_id": "a", "verified": True},
+        ...     {"action": "initiate", "session_id": "b"},
+        ... ])
+        >>> funnel(log)[["stage", "n", "share"]].to_dict("records")
+        [{'stage': 'initiated', 'n': 2, 'share': 1.0}, {'stage': 'tried', 'n': 1, 'share': 0.5}, {'stage': 'verified', 'n': 1, 'share': 0.5}]
+    """  # noqa: E501
+    columns = as_columns(by)
+    keys = group_keys(columns, period)
+    sessions = sessions_frame(df, columns, period, "funnel")
+    if keys:
+        grouped = sessions.groupby(keys, observed=True, dropna=False, sort=True)
+        wide = grouped.agg(
+            initiated=("_tried", "size"), tried=("_tried", "sum"), verified=("_verified", "sum")
+        ).reset_index()
+    else:
+        wide = pd.DataFrame(
+            {
+                "initiated": [len(sessions)],
+                "tried": [int(sessions["_tried"].sum())],
+                "verified": [int(sessions["_verified"].sum())],
+            }
+        )
+    return funnel_long(wide, keys)
+
+
+_METRIC_TABLES: dict[str, Callable[..., pd.DataFrame]] = {
+    "session_success": partial(success_rate, per="session"),
+    "attempt_success": partial(success_rate, per="attempt"),
+    "fallback": fallback_rate,
+}
+
+
+def compare_periods(
+    df: pd.DataFrame,
+    *,
+    metric: str = "session_success",
+    period: str = "W",
+    by: By = None,
+    current: str | datetime | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """A metric in the ``current`` period (default: the latest in the log) against the one
+    before, per group.
+
+    ``metric`` is "session_success", "attempt_success" or "fallback". Columns: the group
+    columns, ``previous_period``, ``previous_n``, ``previous_successes``, ``previous_rate``,
+    ``previous_ci_low``, ``previous_ci_high``, the same six for ``current_``, ``change``
+    (current rate minus previous) and ``significant``: True where the two 95 % Wilson
+    intervals do not overlap (a conservative test: overlapping intervals can still differ).
+
+    Examples:
+        >>> from verigator_nb.schema import to_frame
+        >>> log = to_frame([
+        ...     {"action": "initiate", "session_id": "a", "ts": "2024-05-01T10:00:00Z"},
+        ...     {"action": "initiate", "session_id": "b", "ts": "2024-05-08T10:00:00Z"},
+        ...     {"action": "verify", "session_id": "b", "verified": True,
+        ...      "ts": "2024-05-08T10:00:09Z"},
+        ... ])
+        >>> row = compare_periods(log, period="W").iloc[0]
+        >>> float(row["previous_rate"]), float(row["current_rate"]), bool(row["significant"])
+        (0.0, 1.0, False)
+    """
+    if metric not in _METRIC_TABLES:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    if period is None:
+        raise ValueError("compare_periods needs a period: 'D', 'W' or 'M'")
+    table = _METRIC_TABLES[metric](df, by=by, period=period)
+    return compare_tables(table, by=as_columns(by), period=period, current=current)

@@ -1,0 +1,65 @@
+"""Pure helpers that turn call results into the short texts and HTML the forms show.
+
+They hold no widgets, so they test without a kernel. Everything interpolated into HTML is
+escaped: ids and names come from the server and may contain markup.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape, unescape
+
+from verigator_nb.errors import VerigatorError
+from verigator_nb.models import Initiation, Verification
+
+__all__ = [
+    "REASONS",
+    "error_text",
+    "initiation_text",
+    "outcome_text",
+    "plain",
+    "styled",
+]
+
+REASONS = {
+    "INVALID": "wrong PIN",
+    "EXPIRED": "PIN expired or already used",
+    "THROTTLED": "too many wrong attempts, try later",
+}
+
+_COLOURS = {"ok": "#1a7f37", "bad": "#cf222e", "info": "#57606a", "warn": "#9a6700"}
+
+
+def styled(text: str, tone: str) -> str:
+    """``text`` escaped and coloured by tone: ok, bad, info or warn."""
+    return f'<span style="color:{_COLOURS[tone]};font-weight:600">{escape(text)}</span>'
+
+
+def plain(html: str) -> str:
+    """The text of a snippet made by ``styled``: tags dropped, entities decoded."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def initiation_text(initiation: Initiation) -> str:
+    """What the server did with a start request, with the fallback spelled out."""
+    used = initiation.method.upper()
+    if initiation.fallback:
+        return f"Server used {used} — fell back to SMS (the user has no authenticator app)"
+    return f"Server used {used}"
+
+
+def outcome_text(verification: Verification) -> str:
+    """``Verified`` or ``Not verified: <RESULT> (<reason>)``."""
+    if verification.verified:
+        return "Verified"
+    result = verification.result or "UNKNOWN"
+    reason = REASONS.get(result, "no reason given")
+    return f"Not verified: {result} ({reason})"
+
+
+def error_text(error: VerigatorError | ValueError) -> str:
+    """A one-line, secret-free description of an API or input error."""
+    if isinstance(error, VerigatorError):
+        status = f"HTTP {error.status}, " if error.status is not None else ""
+        return f"{type(error).__name__} ({status}{error.method} {error.path}): {error.message}"
+    return f"Invalid input: {error}"

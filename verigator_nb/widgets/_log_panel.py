@@ -1,0 +1,65 @@
+"""A live view of an outcome log: its latest rows and the success and fallback rates so far."""
+
+from __future__ import annotations
+
+from html import escape
+
+import ipywidgets as widgets
+import pandas as pd
+
+from verigator_nb import analysis
+from verigator_nb.log import OutcomeLog
+
+__all__ = ["LogPanel"]
+
+_SHOWN = [
+    "ts",
+    "action",
+    "requested_method",
+    "method",
+    "fallback",
+    "attempt",
+    "verified",
+    "result",
+    "error",
+]
+
+
+class LogPanel(widgets.VBox):
+    """Shows the last ``rows`` calls of ``log`` and its rates; call ``refresh()`` after a call."""
+
+    def __init__(self, log: OutcomeLog, *, rows: int = 8) -> None:
+        self._log = log
+        self._rows = rows
+        self._rates = widgets.HTML()
+        self._table = widgets.HTML()
+        super().__init__([widgets.HTML("<b>Outcome log</b>"), self._rates, self._table])
+        self.refresh()
+
+    @property
+    def rates_text(self) -> str:
+        """The rates line as plain text, e.g. ``attempt success 50.0% (1/2) · ...``."""
+        return _rates_text(self._log.df)
+
+    def refresh(self) -> None:
+        """Re-read the log and redraw."""
+        frame = self._log.df
+        self._rates.value = escape(_rates_text(frame))
+        latest = frame[_SHOWN].tail(self._rows)
+        self._table.value = latest.to_html(index=False, na_rep="", escape=True, border=0)
+
+
+def _rates_text(frame: pd.DataFrame) -> str:
+    parts = [
+        _rate("session success", analysis.success_rate(frame, per="session")),
+        _rate("attempt success", analysis.success_rate(frame, per="attempt")),
+        _rate("TOTP→SMS fallback", analysis.fallback_rate(frame)),
+    ]
+    return f"{len(frame)} calls · " + " · ".join(parts)
+
+
+def _rate(label: str, table: pd.DataFrame) -> str:
+    if table.empty or int(table["n"].iloc[0]) == 0:
+        return f"{label} –"
+    row = table.iloc[0]
+    return f"{label} {row['rate']:.1%} ({int(row['successes'])}/{int(row['n'])})"

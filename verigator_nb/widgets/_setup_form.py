@@ -1,0 +1,99 @@
+"""A small form to create a service or add a user, for the verify form's dropdowns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets as widgets
+
+from verigator_nb.client import Api
+from verigator_nb.errors import VerigatorError
+from verigator_nb.models import Service, User
+from verigator_nb.widgets._format import error_text, plain, styled
+
+__all__ = ["SetupForm"]
+
+
+class SetupForm(widgets.VBox):
+    """Create a service, or add a user to the service the verify form has selected.
+
+    ``on_service`` and ``on_user`` are called with what was created; the selected service
+    is read through ``service_id`` so this form never keeps its own copy of the selection.
+    """
+
+    def __init__(
+        self,
+        api: Api,
+        *,
+        service_id: Callable[[], str | None],
+        on_service: Callable[[Service], None],
+        on_user: Callable[[User], None],
+    ) -> None:
+        self._api = api
+        self._service_id = service_id
+        self._on_service = on_service
+        self._on_user = on_user
+        self._domain = widgets.Text(description="Domain", placeholder="www.example.com")
+        self._name = widgets.Text(description="Name", placeholder="CoffeeShop")
+        self._create_service = widgets.Button(description="Create service", icon="plus")
+        self._phone = widgets.Text(description="Phone", placeholder="+4401234567")
+        self._username = widgets.Text(description="Username", placeholder="john.doe@example.com")
+        self._add_user = widgets.Button(description="Add user", icon="user-plus")
+        self._status = widgets.HTML()
+        self._create_service.on_click(self._on_create_service_click)
+        self._add_user.on_click(self._on_add_user_click)
+        super().__init__(
+            [
+                widgets.HBox([self._domain, self._name, self._create_service]),
+                widgets.HBox([self._phone, self._username, self._add_user]),
+                self._status,
+            ]
+        )
+
+    @property
+    def create_service_button(self) -> widgets.Button:
+        """The button that creates a service from domain and name."""
+        return self._create_service
+
+    @property
+    def add_user_button(self) -> widgets.Button:
+        """The button that adds a user to the selected service."""
+        return self._add_user
+
+    @property
+    def fields(self) -> dict[str, widgets.Text]:
+        """The text fields by name: domain, name, phone, username."""
+        return {
+            "domain": self._domain,
+            "name": self._name,
+            "phone": self._phone,
+            "username": self._username,
+        }
+
+    @property
+    def status_text(self) -> str:
+        """The last status line as text (what was created, or what went wrong)."""
+        return plain(self._status.value)
+
+    def _on_create_service_click(self, _: widgets.Button) -> None:
+        try:
+            service = self._api.services.create(self._domain.value, self._name.value)
+        except (VerigatorError, ValueError) as exc:
+            self._status.value = styled(error_text(exc), "bad")
+            return
+        self._status.value = styled(f"Created service {service.name}", "ok")
+        self._on_service(service)
+
+    def _on_add_user_click(self, _: widgets.Button) -> None:
+        service_id = self._service_id()
+        if not service_id:
+            self._status.value = styled("Choose or create a service first.", "warn")
+            return
+        try:
+            user = self._api.users.create(service_id, self._phone.value, self._username.value)
+        except (VerigatorError, ValueError) as exc:
+            self._status.value = styled(error_text(exc), "bad")
+            return
+        self._phone.value = ""  # the number is not kept anywhere in the form
+        self._status.value = styled(f"Added user {user.username}", "ok")
+        self._on_user(user)
