@@ -35,7 +35,7 @@ class Seen:
 class ScriptedServer:
     """Serve ``replies`` in order (the last one repeats); ``seen`` lists what arrived."""
 
-    def __init__(self, replies: list[Reply]) -> None:
+    def __init__(self, replies: list[Reply], *, host: str = "127.0.0.1") -> None:
         self.replies = list(replies)
         self.seen: list[Seen] = []
         server = self
@@ -61,9 +61,10 @@ class ScriptedServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer((host, 0), Handler)
         self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self.port = self._httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )

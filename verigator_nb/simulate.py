@@ -1,0 +1,258 @@
+"""A traffic simulator: a population of synthetic users logging in through the sandbox.
+
+``simulate(sandbox, Population(...), seed=...)`` creates a service and its users, gives some
+of them an authenticator app, then plays each login: the start request (TOTP or SMS), the user
+reading the code after a delay, typos, retries and giving up. Delays run on the sandbox's clock,
+so nothing sleeps and a month of traffic takes seconds. Every call lands in an ``OutcomeLog``.
+
+It refuses any target that is not a sandbox (one answering the ``/sandbox/`` endpoints), and a
+sandbox on a non-loopback host unless ``allow_remote=True``: nobody sends real SMS by accident.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from tqdm.auto import tqdm
+
+from verigator_nb.client import Api
+from verigator_nb.errors import VerigatorError
+from verigator_nb.log import OutcomeLog
+from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, User
+from verigator_nb.sandbox import Sandbox, SandboxControl
+
+__all__ = ["COUNTRY_PREFIXES", "NotASandboxError", "Population", "simulate"]
+
+COUNTRY_PREFIXES: Mapping[str, str] = {
+    "GB": "+447",
+    "EE": "+3725",
+    "US": "+1415",
+    "DE": "+4915",
+    "IN": "+9198",
+    "BR": "+5511",
+}
+
+
+class NotASandboxError(RuntimeError):
+    """The simulator was pointed at something that is not a sandbox."""
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who the synthetic users are and how they behave. Rates are probabilities in [0, 1]."""
+
+    users: int = 200
+    logins_per_user: int = 3
+    days: int = 28
+    app_share: float = 0.35
+    sms_request_share: float = 0.25
+    typo_rate: float = 0.08
+    give_up_rate: float = 0.04
+    retry_rate: float = 0.85
+    median_delay_seconds: float = 25.0
+    countries: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "GB": 0.35,
+            "EE": 0.15,
+            "US": 0.2,
+            "DE": 0.15,
+            "IN": 0.1,
+            "BR": 0.05,
+        }
+    )
+
+    def __post_init__(self) -> None:
+        rates = ("app_share", "sms_request_share", "typo_rate", "give_up_rate", "retry_rate")
+        for name in rates:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.users < 1 or self.logins_per_user < 1 or self.days < 1:
+            raise ValueError("users, logins_per_user and days must be at least 1")
+        unknown = set(self.countries) - set(COUNTRY_PREFIXES)
+        if unknown or not self.countries:
+            raise ValueError(f"countries must be among {sorted(COUNTRY_PREFIXES)}")
+
+
+@dataclass(frozen=True)
+class _Login:
+    at_seconds: float
+    service_id: str
+    user_id: str
+
+
+def simulate(
+    target: Sandbox | Api,
+    population: Population | None = None,
+    *,
+    seed: int = 0,
+    log: OutcomeLog | None = None,
+    workers: int = 1,
+    tags: str = "simulated",
+    progress: bool | None = None,
+    allow_remote: bool = False,
+) -> OutcomeLog:
+    """Drive ``population`` through a sandbox and return the outcome log of every call.
+
+    ``target`` is an in-process ``Sandbox``, or an ``Api`` for a sandbox started from the
+    shell. With ``workers=1`` the same seeds give the same log; parallel workers share one
+    clock, so their interleaving varies. ``progress`` shows a notebook-aware bar (default: on
+    above 2,000 logins). Raises ``NotASandboxError`` for anything but a sandbox.
+    """
+    population = population or Population()
+    log = log if log is not None else OutcomeLog()
+    base = target.api() if isinstance(target, Sandbox) else target
+    control = SandboxControl(base)
+    _require_sandbox(base, control, allow_remote)
+    api = base.with_log(log, tags=tags)
+    rng = random.Random(seed)
+    service_id, users = _enrol_population(api, control, population, rng, seed)
+    logins = _schedule(service_id, users, population, rng)
+    show = progress if progress is not None else len(logins) > 2000
+    with tqdm(total=len(logins), disable=not show, desc="logins", unit="login") as bar:
+        _run_logins(api, control, population, logins, seed, max(1, workers), bar)
+    return log
+
+
+def _require_sandbox(api: Api, control: SandboxControl, allow_remote: bool) -> None:
+    host = urlsplit(api.endpoint).hostname or ""
+    try:
+        control.now()
+    except VerigatorError as exc:
+        raise NotASandboxError(
+            f"{host} does not answer the sandbox endpoints; the simulator only drives a sandbox"
+        ) from exc
+    if not (_is_loopback(host) or allow_remote):
+        raise NotASandboxError(
+            f"{host} is not on this machine; pass allow_remote=True if it is a sandbox"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _enrol_population(
+    api: Api, control: SandboxControl, population: Population, rng: random.Random, seed: int
+) -> tuple[str, list[User]]:
+    """Create the campaign's service and users; give ``app_share`` of them an app."""
+    service = api.services.create(f"campaign-{seed}.example.com", f"Campaign {seed}")
+    countries, weights = zip(*population.countries.items(), strict=True)
+    users = []
+    for index in range(population.users):
+        country = rng.choices(countries, weights)[0]
+        number = COUNTRY_PREFIXES[country] + f"{rng.randrange(10**7):07d}"
+        user = api.users.create(service.id, number, f"user{index:05d}@example.com")
+        if rng.random() < population.app_share:
+            control.enrol_totp(service.id, user.id)
+        users.append(user)
+    return service.id, users
+
+
+def _schedule(
+    service_id: str, users: Sequence[User], population: Population, rng: random.Random
+) -> list[_Login]:
+    """Every user's logins at random moments over ``days``, in time order."""
+    span = population.days * 86_400
+    logins = [
+        _Login(rng.uniform(0, span), service_id, user.id)
+        for user in users
+        for _ in range(population.logins_per_user)
+    ]
+    return sorted(logins, key=lambda login: login.at_seconds)
+
+
+def _run_logins(
+    api: Api,
+    control: SandboxControl,
+    population: Population,
+    logins: list[_Login],
+    seed: int,
+    workers: int,
+    bar: tqdm,
+) -> None:
+    """Play the logins, in one thread or spread by user over ``workers`` threads."""
+    start = control.now()
+    if workers == 1:
+        _play_all(api, control, population, logins, random.Random(seed + 1), start, bar)
+        return
+    shards: list[list[_Login]] = [[] for _ in range(workers)]
+    owner: dict[str, int] = {}
+    for login in logins:  # one user's logins stay in one worker, in order
+        shards[owner.setdefault(login.user_id, len(owner) % workers)].append(login)
+    threads = []
+    for index, shard in enumerate(shards):
+        fork = api.fork()  # a Session is not thread-safe: one pool per worker
+        args = (fork, SandboxControl(fork), population, shard, random.Random(seed + 1 + index))
+        threads.append(threading.Thread(target=_play_all, args=(*args, start, bar)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _play_all(
+    api: Api,
+    control: SandboxControl,
+    population: Population,
+    logins: list[_Login],
+    rng: random.Random,
+    start: datetime,
+    bar: tqdm,
+) -> None:
+    for login in logins:
+        behind = (start + timedelta(seconds=login.at_seconds) - control.now()).total_seconds()
+        if behind > 0:
+            control.advance(behind)
+        _play_login(api, control, population, login, rng)
+        bar.update()
+
+
+def _play_login(
+    api: Api, control: SandboxControl, population: Population, login: _Login, rng: random.Random
+) -> None:
+    """One login: start, then up to four tries of reading the code and typing it."""
+    method = METHOD_SMS if rng.random() < population.sms_request_share else METHOD_TOTP
+    try:
+        started = api.auth.initiate(login.service_id, login.user_id, method)
+    except VerigatorError:
+        return  # e.g. a locked-out user: the log has the error row
+    median = population.median_delay_seconds
+    for attempt in range(4):
+        if rng.random() < population.give_up_rate:
+            return
+        control.advance(_delay(rng, median if attempt == 0 else median / 3))
+        code = _code_for(control, started)
+        typed = _typo(code, rng) if rng.random() < population.typo_rate else code
+        outcome = api.auth.verify(started, typed)
+        if outcome.verified or outcome.result != "INVALID":
+            return
+        if rng.random() > population.retry_rate:
+            return
+
+
+def _delay(rng: random.Random, median: float) -> float:
+    """Seconds before the user types: log-normal, so a few are slow enough to expire."""
+    return median * math.exp(rng.gauss(0.0, 1.0))
+
+
+def _code_for(control: SandboxControl, started: Initiation) -> str:
+    if started.method == METHOD_SMS and started.auth_id:
+        return control.pin_for(started.auth_id)
+    return control.totp_code(started.service_id, started.user_id)
+
+
+def _typo(code: str, rng: random.Random) -> str:
+    """The code with one digit mistyped."""
+    position = rng.randrange(len(code))
+    wrong = str((int(code[position]) + rng.randrange(1, 10)) % 10)
+    return code[:position] + wrong + code[position + 1 :]
