@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import duckdb
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from _synthetic import synthetic_log
 
-from verigator_nb import analysis
+from verigator_nb import _periods, _stats, analysis, plots
 from verigator_nb._stats import wilson_interval
 from verigator_nb.schema import empty_frame, to_frame
 
@@ -459,3 +460,11 @@ def test_period_start_matches_duckdb_date_trunc(big_log, sql) -> None:
                                      per="attempt", period=period)  # fmt: skip
         same(ours, theirs, ["period"])
     assert np.all(theirs["n"] > 0)
+
+
+@pytest.mark.parametrize(
+    "module", [analysis, _stats, _periods, plots], ids=lambda m: m.__name__.rsplit(".", 1)[-1]
+)
+def test_docstring_examples_run(module) -> None:
+    failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0 and failures == 0

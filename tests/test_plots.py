@@ -1,0 +1,124 @@
+"""Charts: the right axes, lines, bars and labels; Agg only; pyplot's state left alone."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from _synthetic import synthetic_log
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from verigator_nb import analysis, plots
+from verigator_nb.schema import empty_frame
+
+
+@pytest.fixture(scope="module")
+def log() -> pd.DataFrame:
+    return synthetic_log(4_000, seed=3, days=7)
+
+
+def render(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def bars(ax) -> list[Rectangle]:
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def tick_labels(ax, axis: str = "y") -> list[str]:
+    ticks = ax.get_yticklabels() if axis == "y" else ax.get_xticklabels()
+    return [t.get_text() for t in ticks]
+
+
+def test_rate_over_time_draws_one_line_and_band_per_group(log) -> None:
+    table = analysis.success_rate(log, by="method", period="D")
+    figure = plots.plot_rate_over_time(table, title="Session success by day")
+    (ax,) = figure.axes
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["totp", "sms", "(none)"]
+    assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 3
+    assert figure.get_suptitle() == "Session success by day"
+    assert ax.get_ylabel() == "rate" and ax.get_legend() is not None
+    assert list(lines[0].get_ydata()) == table.loc[table["method"] == "totp", "rate"].tolist()
+    assert render(figure).startswith(b"\x89PNG")
+
+
+def test_rate_over_time_without_groups_has_one_line_and_no_legend(log) -> None:
+    figure = plots.plot_rate_over_time(analysis.fallback_rate(log, period="D"))
+    assert len(figure.axes[0].get_lines()) == 1 and figure.axes[0].get_legend() is None
+
+
+def test_rate_by_group_draws_a_bar_per_group_with_literal_labels(log) -> None:
+    hostile = log.assign(country=log["country"].replace({"EE": "E$E$", "LV": "<script>"}))
+    table = analysis.fallback_rate(hostile, by="country")
+    figure = plots.plot_rate_by_group(table)
+    (ax,) = figure.axes
+    assert len(bars(ax)) == len(table)
+    labels = tick_labels(ax)
+    assert labels[-1] == "(none)" and r"E\$E\$" in labels and "<script>" in labels
+    render(figure)  # a "$" pair would fail here if it were parsed as mathtext
+
+
+def test_failure_reasons_draw_a_bar_per_reason(log) -> None:
+    table = analysis.failure_reasons(log, by="method")
+    figure = plots.plot_failure_reasons(table)
+    (ax,) = figure.axes
+    assert sorted(tick_labels(ax)) == sorted(table["reason"].unique())
+    assert sum(bar.get_width() for bar in bars(ax)) == table["n"].sum()
+
+
+def test_time_to_verify_marks_p50_and_p90_on_histogram_and_ecdf(log) -> None:
+    seconds = analysis.verified_sessions(log)["seconds"]
+    figure = plots.plot_time_to_verify(seconds)
+    hist, ecdf = figure.axes
+    assert len(bars(hist)) == 50
+    p50, p90 = np.quantile(seconds, [0.5, 0.9])
+    for ax in (hist, ecdf):
+        marks = [line.get_xdata()[0] for line in ax.get_lines() if line.get_label()[:1] == "p"]
+        assert marks == pytest.approx([p50, p90])
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert f"p50 = {p50:,.1f} s" in legend
+    assert ecdf.get_lines()[0].get_label() == "ECDF"
+
+
+def test_attempts_and_funnel_bars(log) -> None:
+    attempts = analysis.verified_sessions(log)["attempts"]
+    ax = plots.plot_attempts(attempts).axes[0]
+    assert sum(bar.get_height() for bar in bars(ax)) == len(attempts)
+    table = analysis.funnel(log)
+    ax = plots.plot_funnel(table).axes[0]
+    assert tick_labels(ax) == ["initiated", "tried", "verified"]
+    assert [bar.get_width() for bar in bars(ax)] == table["n"].tolist()
+
+
+def test_empty_tables_give_a_figure_saying_no_data() -> None:
+    empty = empty_frame()
+    figures = [
+        plots.plot_rate_over_time(analysis.success_rate(empty, period="D")),
+        plots.plot_rate_by_group(analysis.fallback_rate(empty, by="country")),
+        plots.plot_failure_reasons(analysis.failure_reasons(empty)),
+        plots.plot_time_to_verify(analysis.verified_sessions(empty)["seconds"]),
+        plots.plot_attempts(analysis.verified_sessions(empty)["attempts"]),
+        plots.plot_funnel(analysis.funnel(empty)),
+    ]
+    for figure in figures:
+        assert isinstance(figure, Figure)
+        render(figure)
+
+
+def test_figures_use_agg_and_leave_pyplot_alone(log) -> None:
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    figure = plots.plot_funnel(analysis.funnel(log))
+    assert plt.get_fignums() == before
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    assert buffer.getvalue().startswith(b"\x89PNG")

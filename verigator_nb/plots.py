@@ -1,0 +1,202 @@
+"""Charts of the analysis tables: each function takes a table (or per-session values) from
+``verigator_nb.analysis`` (or the same-shaped ones from ``verigator_nb.scale``) and returns a
+new ``matplotlib.figure.Figure``.
+
+Figures are built with the object API (``Figure()``, never ``pyplot``), so nothing is shown,
+nothing is registered with pyplot's global state and nothing needs closing; they render with
+the Agg backend on a machine without a display (``fig.savefig(buffer, format="png")``).
+Labels taken from the data are shown literally (a ``$`` in a country name is not mathtext).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+__all__ = [
+    "plot_attempts",
+    "plot_failure_reasons",
+    "plot_funnel",
+    "plot_rate_by_group",
+    "plot_rate_over_time",
+    "plot_time_to_verify",
+]
+
+_METRIC_COLUMNS = frozenset(
+    {"n", "successes", "rate", "ci_low", "ci_high", "share", "failed", "dropout", "period"}
+)
+_SIZE = (7.0, 3.6)
+
+
+def _text(value: object) -> str:
+    """A data value as a literal label: missing shows as "(none)", ``$`` is not mathtext."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "(none)"
+    return str(value).replace("$", r"\$")
+
+
+def _group_columns(table: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
+    return [c for c in table.columns if c not in _METRIC_COLUMNS and c not in exclude]
+
+
+def _labels(table: pd.DataFrame, columns: list[str]) -> list[str]:
+    if not columns:
+        return ["all"] * len(table)
+    parts = [table[column].astype(object).map(_text) for column in columns]
+    return [", ".join(row) for row in zip(*parts, strict=True)]
+
+
+def _new(title: str, *, ncols: int = 1) -> tuple[Figure, list[Axes]]:
+    figure = Figure(figsize=(_SIZE[0] * (1 if ncols == 1 else 1.5), _SIZE[1]), layout="constrained")
+    axes = [figure.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    figure.suptitle(_text(title))
+    return figure, axes
+
+
+def _no_data(ax: Axes) -> None:
+    ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+
+
+def plot_rate_over_time(
+    table: pd.DataFrame, *, title: str = "Session success rate", ylabel: str = "rate"
+) -> Figure:
+    """A rate table with a ``period`` column as lines (one per group) with 95 % bands.
+
+    Examples:
+        >>> table = pd.DataFrame({"period": pd.to_datetime(["2024-05-06", "2024-05-13"],
+        ...     utc=True), "rate": [0.6, 0.7], "ci_low": [0.5, 0.6], "ci_high": [0.7, 0.8]})
+        >>> len(plot_rate_over_time(table).axes[0].get_lines())
+        1
+    """
+    figure, (ax,) = _new(title)
+    groups = _group_columns(table)
+    labels = pd.Series(_labels(table, groups), index=table.index)
+    x = pd.to_datetime(table["period"], utc=True).dt.tz_localize(None)
+    for label in dict.fromkeys(labels):
+        rows = (labels == label).to_numpy()
+        (line,) = ax.plot(x[rows], table["rate"][rows], marker="o", label=label)
+        band = (table["ci_low"][rows], table["ci_high"][rows])
+        ax.fill_between(x[rows], *band, color=line.get_color(), alpha=0.2)
+    if table.empty:
+        _no_data(ax)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("period start (UTC)")
+    ax.set_ylabel(_text(ylabel))
+    if groups:
+        ax.legend(title=", ".join(groups), fontsize="small")
+    figure.autofmt_xdate()
+    return figure
+
+
+def plot_rate_by_group(
+    table: pd.DataFrame, *, title: str = "Fallback rate by country", ylabel: str = "rate"
+) -> Figure:
+    """A rate table without periods as horizontal bars with 95 % interval whiskers."""
+    figure, (ax,) = _new(title)
+    labels = _labels(table, _group_columns(table))
+    rate = table["rate"].to_numpy(dtype=float)
+    low = np.nan_to_num(rate - table["ci_low"].to_numpy(dtype=float))
+    high = np.nan_to_num(table["ci_high"].to_numpy(dtype=float) - rate)
+    y = np.arange(len(table))
+    ax.barh(y, np.nan_to_num(rate), xerr=[low, high], capsize=3, color="tab:blue")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.02)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(_text(ylabel))
+    for position, count in zip(y, table["n"], strict=True):
+        ax.annotate(f"n={count:,}", (1.0, position), ha="right", va="center", fontsize="small")
+    if table.empty:
+        _no_data(ax)
+    return figure
+
+
+def plot_failure_reasons(table: pd.DataFrame, *, title: str = "Failure reasons") -> Figure:
+    """A ``failure_reasons`` table as bars of failed verify calls per reason (groups summed)."""
+    figure, (ax,) = _new(title)
+    counts = table.groupby("reason", sort=False)["n"].sum().sort_values(ascending=True)
+    total = counts.sum()
+    y = np.arange(len(counts))
+    ax.barh(y, counts.to_numpy(), color="tab:red")
+    ax.set_yticks(y, [_text(reason) for reason in counts.index])
+    ax.set_xlabel("failed verify calls")
+    ax.set_xlim(0, max(1, total and counts.max()) * 1.15)
+    for position, count in zip(y, counts, strict=True):
+        ax.annotate(f" {count / total:.1%}", (count, position), va="center", fontsize="small")
+    if counts.empty:
+        _no_data(ax)
+    return figure
+
+
+def _quantile_marks(ax: Axes, values: npt.NDArray[np.float64], unit: str) -> None:
+    for name, q, style in (("p50", 0.5, "--"), ("p90", 0.9, ":")):
+        mark = float(np.quantile(values, q))
+        ax.axvline(mark, color="black", linestyle=style, label=f"{name} = {mark:,.1f} {unit}")
+    ax.legend(fontsize="small")
+
+
+def plot_time_to_verify(
+    seconds: pd.Series | npt.ArrayLike, *, title: str = "Time to verify"
+) -> Figure:
+    """Per-session seconds (``verified_sessions(...)["seconds"]``) as a histogram and an ECDF,
+    both marked at p50 and p90."""
+    values = pd.Series(seconds, dtype="float64").dropna().to_numpy()
+    figure, (hist, ecdf) = _new(title, ncols=2)
+    if len(values) == 0:
+        _no_data(hist)
+        _no_data(ecdf)
+        return figure
+    upper = float(np.quantile(values, 0.995))
+    hist.hist(values, bins=50, range=(min(0.0, values.min()), upper), color="tab:green")
+    hist.set_xlabel("seconds (up to p99.5)")
+    hist.set_ylabel("sessions")
+    levels = np.linspace(0, 1, 501)
+    ecdf.plot(np.quantile(values, levels), levels, drawstyle="steps-post", label="ECDF")
+    ecdf.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ecdf.set_xlabel("seconds")
+    ecdf.set_ylabel("share of verified sessions")
+    for ax in (hist, ecdf):
+        _quantile_marks(ax, values, "s")
+    return figure
+
+
+def plot_attempts(attempts: pd.Series | npt.ArrayLike, *, title: str = "Attempts") -> Figure:
+    """Per-session attempts (``verified_sessions(...)["attempts"]``) as bars per attempt count."""
+    figure, (ax,) = _new(title)
+    counts = pd.Series(attempts, dtype="Float64").dropna().astype("int64").value_counts()
+    counts = counts.sort_index()
+    ax.bar(counts.index.astype(str), counts.to_numpy(), color="tab:purple")
+    ax.set_xlabel("attempts to success")
+    ax.set_ylabel("verified sessions")
+    if counts.empty:
+        _no_data(ax)
+    return figure
+
+
+def plot_funnel(table: pd.DataFrame, *, title: str = "Verification funnel") -> Figure:
+    """A ``funnel`` table as bars per stage (groups summed), labelled with the share of
+    initiated sessions and the drop-out from the stage before."""
+    figure, (ax,) = _new(title)
+    counts = table.groupby("stage", observed=True, sort=True)["n"].sum()
+    y = np.arange(len(counts))
+    ax.barh(y, counts.to_numpy(), color="tab:blue")
+    ax.set_yticks(y, [_text(stage) for stage in counts.index])
+    ax.invert_yaxis()
+    ax.set_xlabel("sessions")
+    ax.set_xlim(0, max(1, counts.max() if len(counts) else 1) * 1.4)
+    first = counts.iloc[0] if len(counts) else 0
+    for step, (position, count) in enumerate(zip(y, counts, strict=True)):
+        note = f" {count:,} ({count / first:.1%})" if first else f" {count:,}"
+        if step and counts.iloc[step - 1]:
+            note += f", -{1 - count / counts.iloc[step - 1]:.1%}"
+        ax.annotate(note, (count, position), va="center", fontsize="small")
+    if counts.empty:
+        _no_data(ax)
+    return figure
