@@ -190,3 +190,11 @@ def test_five_wrong_totp_codes_throttle_totp_for_five_minutes(api, control, ids)
 def test_totp_check_for_a_user_without_an_app_is_invalid(api, ids) -> None:
     outcome = api.auth.verify(*ids, "123456")  # no initiate: the seed line defaults to TOTP
     assert (outcome.verified, outcome.method, outcome.result) == (False, "totp", "INVALID")
+
+
+def test_outbox_can_be_narrowed_to_one_auth_id(api, control, ids) -> None:
+    first = api.auth.initiate(*ids, "sms")
+    second = api.auth.initiate(*ids, "sms")
+    assert [m.auth_id for m in control.outbox()] == [first.auth_id, second.auth_id]
+    assert [m.auth_id for m in control.outbox(second.auth_id)] == [second.auth_id]
+    assert control.outbox("no-such-auth") == []

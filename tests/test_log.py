@@ -416,3 +416,29 @@ def test_docs_column_table_matches_the_schema() -> None:
             dtype = "category: " + ", ".join(dtype.categories)
         expected.append([column.name, dtype, column.meaning])
     assert table == expected
+
+
+def test_a_form_twin_and_its_client_never_share_a_session_id(sandbox) -> None:
+    from verigator_nb.log import OutcomeLog as _Log
+
+    log = _Log()
+    api = sandbox.api(log=log)
+    twin = api.with_log(log)
+    service = api.services.create("www.example.com", "CoffeeShop")
+    user = api.users.create(service.id, "+4401234567", "john")
+    first = api.auth.initiate(service.id, user.id, "sms")
+    second = twin.auth.initiate(service.id, user.id, "sms")
+    assert first.session_id != second.session_id
+    assert log.df["session_id"].is_unique
+
+
+def test_seeded_ids_repeat_and_unseeded_ids_do_not() -> None:
+    from verigator_nb._recorder import Recorder, utc_now
+
+    def ids(seed):
+        recorder = Recorder(None, clock=utc_now, endpoint="x", tags="", id_seed=seed)
+        return recorder.new_session_id(), recorder._new_id()
+
+    assert ids(5) == ids(5)
+    assert ids(5) != ids(6)
+    assert ids(None) != ids(None)

@@ -7,6 +7,8 @@ Rows carry ids, methods and outcomes only: never a PIN, a secret, a password or 
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 import uuid
@@ -77,6 +79,7 @@ class Recorder:
         clock: Callable[[], datetime],
         endpoint: str,
         tags: str,
+        id_seed: int | None = None,
     ) -> None:
         self.sink = sink
         self.clock = clock
@@ -85,13 +88,34 @@ class Recorder:
         self._countries: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
+        # Seeded ids make a seeded sandbox's logs repeat exactly; otherwise ids are random.
+        self._ids = random.Random(id_seed) if id_seed is not None else None
+        self._session_prefix = self._new_id()[:12]
+        self._sessions = itertools.count(1)
 
     def with_sink(self, sink: RowSink | None, *, tags: str | None = None) -> Recorder:
         """A recorder writing to ``sink`` that shares this one's countries and attempt counts."""
         tags = self.tags if tags is None else tags
         twin = Recorder(sink, clock=self.clock, endpoint=self.endpoint, tags=tags)
         twin._countries, twin._attempts, twin._lock = self._countries, self._attempts, self._lock
+        twin._ids, twin._session_prefix, twin._sessions = (
+            self._ids,
+            self._session_prefix,
+            self._sessions,
+        )
         return twin
+
+    def new_session_id(self) -> str:
+        """A readable, ordered session id, unique across this recorder and its twins."""
+        # The random prefix keeps sessions from different runs apart in one durable log.
+        with self._lock:
+            return f"{self._session_prefix}-{next(self._sessions)}"
+
+    def _new_id(self) -> str:
+        if self._ids is None:
+            return uuid.uuid4().hex
+        with self._lock:
+            return uuid.UUID(int=self._ids.getrandbits(128), version=4).hex
 
     def remember_country(self, user_id: str, country: str | None) -> None:
         """Keep the region derived from a user's phone (the number itself is never kept)."""
@@ -105,7 +129,7 @@ class Recorder:
         if action == "verify":
             fields["attempt"] = self._next_attempt(fields["session_id"])
         base = {
-            "event_id": uuid.uuid4().hex,
+            "event_id": self._new_id(),
             "ts": self.clock(),
             "service_id": service_id,
             "user_id": user_id,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, overload
@@ -169,7 +168,7 @@ class Auth:
         """
         path = f"{Users._path(service_id)}/{_segment('user_id', user_id)}/auth"
         requested = _require_method(method)
-        session_id = self._api._new_session_id()
+        session_id = self._api._recorder.new_session_id()
         pending = self._api._recorder.start(
             "initiate", service_id, user_id, requested_method=requested, session_id=session_id
         )
@@ -244,7 +243,7 @@ class Auth:
         token = self._require_token(third)
         key = (service_id, user_id)
         if key not in self._latest:
-            session_id = self._api._new_session_id()
+            session_id = self._api._recorder.new_session_id()
             self._latest[key] = Initiation(
                 service_id, user_id, METHOD_TOTP, METHOD_TOTP, None, session_id
             )
@@ -283,7 +282,8 @@ class Api:
     One pooled ``requests.Session`` per ``Api`` (pass ``session=`` to bring your own, used as
     is); timeouts always on, ``(connect, read)`` seconds. Give ``log=`` an ``OutcomeLog`` and
     every initiate and verify call becomes a row. ``clock`` timestamps rows (the sandbox passes
-    its own); ``label`` names the endpoint in rows (default: the endpoint's host).
+    its own); ``label`` names the endpoint in rows (default: the endpoint's host); ``id_seed``
+    makes row and session ids repeat from run to run (a seeded sandbox passes one).
     """
 
     def __init__(
@@ -299,6 +299,7 @@ class Api:
         clock: Callable[[], datetime] | None = None,
         label: str | None = None,
         tags: str | Iterable[str] = "",
+        id_seed: int | None = None,
     ) -> None:
         self.username = _require_text("username", username)
         _require_text("password", password)
@@ -317,9 +318,8 @@ class Api:
             clock=clock or utc_now,
             endpoint=label or urlsplit(self.endpoint).netloc,
             tags=tags if isinstance(tags, str) else ",".join(tags),
+            id_seed=id_seed,
         )
-        self._session_prefix = uuid.uuid4().hex[:12]
-        self._session_counter = 0
         self.services = Services(self)
         self.users = Users(self)
         self.auth = Auth(self)
@@ -384,9 +384,3 @@ class Api:
 
     def __repr__(self) -> str:
         return f"Api(username={self.username!r}, password='***', endpoint={self.endpoint!r})"
-
-    def _new_session_id(self) -> str:
-        # Readable, ordered ids: a counter within this Api, behind a random prefix per Api so
-        # sessions from different runs appended to one durable log never collide.
-        self._session_counter += 1
-        return f"{self._session_prefix}-{self._session_counter}"

@@ -116,6 +116,7 @@ class SandboxBackend:
         self._lock = threading.Lock()
         self._services: dict[str, ServiceRecord] = {}
         self._outbox: list[Message] = []
+        self._sent_for: dict[str, list[Message]] = {}  # auth_id -> its SMS, for quick lookups
 
     @property
     def usernames(self) -> tuple[str, ...]:
@@ -294,10 +295,11 @@ class SandboxBackend:
                 raise NotFound("no authenticator app is enrolled for this user")
             return _totp.code_at(user.app.secret, self.clock.now())
 
-    def outbox(self, account: str) -> list[Message]:
-        """Every SMS sent to the account's users, oldest first."""
+    def outbox(self, account: str, auth_id: str | None = None) -> list[Message]:
+        """Every SMS sent to the account's users, oldest first; only ``auth_id``'s if given."""
         with self._lock:
-            return [m for m in self._outbox if m.account == account]
+            messages = self._outbox if auth_id is None else self._sent_for.get(auth_id, [])
+            return [m for m in messages if m.account == account]
 
     # -- internals (call with the lock held) -------------------------------------------------
 
@@ -320,7 +322,9 @@ class SandboxBackend:
         auth = SmsAuth(new_id(self._source), pin, now)
         user.auths[auth.id] = auth
         text = f"{service.name} verification code: {pin}"
-        self._outbox.append(Message(service.account, user.phone_number, auth.id, pin, text, now))
+        message = Message(service.account, user.phone_number, auth.id, pin, text, now)
+        self._outbox.append(message)
+        self._sent_for.setdefault(auth.id, []).append(message)
         return auth.id
 
 

@@ -62,9 +62,9 @@ class SandboxControl:
     def __init__(self, api: Api) -> None:
         self.api = api
 
-    def outbox(self) -> list[SmsMessage]:
-        """Every SMS sent to this account's users, oldest first."""
-        path = "/sandbox/outbox"
+    def outbox(self, auth_id: str | None = None) -> list[SmsMessage]:
+        """Every SMS sent to this account's users, oldest first; only ``auth_id``'s if given."""
+        path = "/sandbox/outbox" + (f"?auth_id={quote(auth_id, safe='')}" if auth_id else "")
         messages = _get(self.api.request("GET", path), "messages", path)
         try:
             return [
@@ -81,9 +81,9 @@ class SandboxControl:
 
         ``None`` (a TOTP initiation's ``auth_id``) is accepted and is always a LookupError.
         """
-        for message in reversed(self.outbox()):
-            if message.auth_id == auth_id:
-                return message.pin
+        sent = self.outbox(auth_id) if auth_id else []
+        if sent:
+            return sent[-1].pin
         raise LookupError("no SMS was sent for this auth_id")
 
     def enrol_totp(self, service_id: str, user_id: str) -> TotpEnrolment:

@@ -205,10 +205,15 @@ _SERVICE_LINKS = {
     "GetService": {"operationId": "getService", "parameters": {"serviceId": "$response.body#/id"}},
     "CreateUser": {"operationId": "createUser", "parameters": {"serviceId": "$response.body#/id"}},
 }
+_NEW_USER = {"serviceId": "$request.path.serviceId", "userId": "$response.body#/id"}
 _USER_LINKS = {
-    "GetUser": {
-        "operationId": "getUser",
-        "parameters": {"serviceId": "$request.path.serviceId", "userId": "$response.body#/id"},
+    "GetUser": {"operationId": "getUser", "parameters": _NEW_USER},
+    # Spelled out so link-following tools check a new user with TOTP (200, INVALID) rather
+    # than with a made-up auth_id (a correct 404 that reads as "created resource missing").
+    "VerifyNewUser": {
+        "operationId": "verifyAuth",
+        "parameters": _NEW_USER,
+        "requestBody": {"method": "totp", "token": "000000"},
     },
 }
 
@@ -290,13 +295,24 @@ def _paths() -> dict[str, Any]:
             ),
         },
         "/sandbox/outbox": {
-            "get": _op(
-                "getOutbox",
-                "SMS sent to the caller's users, oldest first",
-                ("200", "Outbox"),
-                "401",
-                tag="sandbox",
-            ),
+            "get": {
+                **_op(
+                    "getOutbox",
+                    "SMS sent to the caller's users, oldest first",
+                    ("200", "Outbox"),
+                    "401",
+                    tag="sandbox",
+                ),
+                "parameters": [
+                    {
+                        "name": "auth_id",
+                        "in": "query",
+                        "required": False,
+                        "description": "only the SMS sent for this auth_id",
+                        "schema": {"type": "string"},
+                    }
+                ],
+            },
         },
         "/sandbox/clock": {
             "get": _op("getClock", "The sandbox clock", ("200", "Clock"), "401", tag="sandbox"),

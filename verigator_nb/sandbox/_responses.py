@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verigator_nb.sandbox._backend import SandboxBackend
@@ -44,6 +44,7 @@ class Request:
     account: str
     params: dict[str, str]
     body: bytes
+    query: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[SandboxBackend, Request], tuple[int, Any]]
@@ -189,8 +190,9 @@ def get_totp_code(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
 
 
 def outbox(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``GET /sandbox/outbox`` → 200 ``{"messages": [...]}``, oldest first."""
-    return 200, {"messages": [_message(m) for m in backend.outbox(request.account)]}
+    """``GET /sandbox/outbox[?auth_id=X]`` → 200 ``{"messages": [...]}``, oldest first."""
+    sent = backend.outbox(request.account, request.query.get("auth_id"))
+    return 200, {"messages": [_message(m) for m in sent]}
 
 
 def get_clock(backend: SandboxBackend, request: Request) -> tuple[int, Any]:

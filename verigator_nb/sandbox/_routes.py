@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, NamedTuple, TypeAlias
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from verigator_nb.sandbox import _responses as r
 from verigator_nb.sandbox._backend import SandboxBackend
@@ -105,7 +105,7 @@ class Router:
             return Reply(500, {"message": "internal error"})
 
     def _dispatch(self, method: str, path: str, headers: Headers, body: bytes) -> Reply:
-        path = path.partition("?")[0]
+        path, _, query = path.partition("?")
         for route in self._routes:
             match = route.pattern.fullmatch(path)
             if match is not None:
@@ -119,5 +119,6 @@ class Router:
             "" if route.public else self.backend.authenticate(_header(headers, "X-Service-Auth"))
         )
         params = {k: unquote(v) if "%" in v else v for k, v in match.groupdict().items()}
-        status, payload = handler(self.backend, r.Request(account, params, body))
+        arguments = dict(parse_qsl(query)) if query else {}
+        status, payload = handler(self.backend, r.Request(account, params, body, arguments))
         return Reply(status, payload)

@@ -43,6 +43,7 @@ class Sandbox:
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
+        self._clients_made = 0
 
     def start(self) -> Sandbox:
         """Bind and serve in a daemon thread (no-op when already running); returns self."""
@@ -93,6 +94,9 @@ class Sandbox:
             password = self.backend.password_of(user)
         except KeyError:
             raise ValueError(f"no sandbox account named {user!r}") from None
+        if self.seed is not None:  # seeded: log ids repeat too, distinct for each client made
+            self._clients_made += 1
+            kwargs.setdefault("id_seed", self.seed * 1_000_003 + self._clients_made)
         return Api(user, password, self.url, log=log, clock=self.now, label="sandbox", **kwargs)
 
     def control(self, api: Api | None = None) -> SandboxControl:
