@@ -6,7 +6,11 @@ status. To add a subcommand, write the pair and list ``_add_<name>`` in ``_SUBCO
 
 - ``verigator-nb sandbox [--host H] [--port N] [--account USER:PASS ...] [--seed N]`` serves a
   sandbox until Ctrl-C (exit 0); it prints its URL and usernames, never a password.
-- ``verigator-nb demo`` runs the quickstart flow against an in-process sandbox, narrated.
+- ``verigator-nb demo [--out reports] [--users N] [--seed N]`` simulates a campaign on a sandbox
+  and writes its outcome log and HTML report, then prints a summary.
+- ``verigator-nb quickstart`` runs one verification flow against a sandbox, narrated.
+- ``verigator-nb report LOG --out report.html`` builds the HTML report from an outcome log.
+- ``verigator-nb sample-data`` regenerates ``data/sample_outcome_log.parquet`` from its seeds.
 """
 
 from __future__ import annotations
@@ -86,19 +90,84 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 def _add_demo(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "demo", help="run the quickstart flow against an in-process sandbox"
+        "demo",
+        help="simulate a campaign on a sandbox; write its log and an HTML report",
+        description="Start a sandbox, simulate a realistic campaign, write "
+        "OUT/verification_log.jsonl and OUT/verification_report.html, print a summary.",
     )
-    parser.add_argument("--seed", type=int, default=7, help="sandbox seed (default %(default)s)")
+    parser.add_argument("--out", default="reports", help="output folder (default %(default)s)")
+    parser.add_argument(
+        "--users", type=int, default=600, help="synthetic users (default %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="sandbox and simulator seed")
     parser.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from verigator_nb.demo import CAMPAIGN, run_campaign
+
+    run_campaign(args.out, population=replace(CAMPAIGN, users=args.users), seed=args.seed)
+    return 0
+
+
+def _add_quickstart(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "quickstart", help="run one verification flow against a sandbox, narrated"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="sandbox seed (default %(default)s)")
+    parser.set_defaults(run=_run_quickstart)
+
+
+def _run_quickstart(args: argparse.Namespace) -> int:
     from verigator_nb.demo import run_quickstart
 
     return 0 if run_quickstart(seed=args.seed) else 1
 
 
-_SUBCOMMANDS: tuple[Callable[[Any], None], ...] = (_add_sandbox, _add_demo)
+def _add_report(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="build a self-contained HTML report from an outcome log",
+        description="LOG: a .jsonl outcome log, a .csv or .parquet export, or a Parquet "
+        "dataset folder.",
+    )
+    parser.add_argument("log", help="the outcome log to report on")
+    parser.add_argument("--out", default="report.html", help="HTML file (default %(default)s)")
+    parser.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from verigator_nb.report import report_command
+
+    return report_command(args.log, args.out)
+
+
+def _add_sample_data(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sample-data", help="regenerate the sample outcome log in data/ from its fixed seeds"
+    )
+    parser.add_argument(
+        "--out", default="data/sample_outcome_log.parquet", help="target (default %(default)s)"
+    )
+    parser.set_defaults(run=_run_sample_data)
+
+
+def _run_sample_data(args: argparse.Namespace) -> int:
+    from verigator_nb.demo import make_sample_data
+
+    print(f"sample outcome log written to {make_sample_data(args.out)}")
+    return 0
+
+
+_SUBCOMMANDS: tuple[Callable[[Any], None], ...] = (
+    _add_sandbox,
+    _add_demo,
+    _add_quickstart,
+    _add_report,
+    _add_sample_data,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
