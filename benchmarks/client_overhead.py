@@ -27,12 +27,12 @@ import http.client
 import json
 import statistics
 import threading
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import requests
+from _timing import time_calls
 
 from verigator_nb.sandbox import Sandbox
 
@@ -59,15 +59,6 @@ class _MinimalHandler(BaseHTTPRequestHandler):
         pass
 
 
-def _time_calls(call: Callable[[], object], calls: int) -> list[float]:
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
 def _http_client_put(
     url: str, path: str, body: bytes, headers: dict[str, str]
 ) -> Callable[[], object]:
@@ -86,10 +77,10 @@ def _run_rounds(
 ) -> dict[str, float]:
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for call in variants.values():
-        _time_calls(call, 50)  # warm up connections and caches
+        time_calls(call, 50)  # warm up connections and caches
     for _ in range(rounds):
         for name, call in variants.items():
-            samples[name] += _time_calls(call, calls)
+            samples[name] += time_calls(call, calls)
     return {name: statistics.median(values) * 1e6 for name, values in samples.items()}
 
 

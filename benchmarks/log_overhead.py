@@ -21,10 +21,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from _timing import time_calls
 
 from verigator_nb.log import OutcomeLog
 from verigator_nb.sandbox import Sandbox
@@ -40,15 +41,6 @@ class _Capture:
 
     def append(self, row: Mapping[str, Any]) -> None:
         self.rows.append(dict(row))
-
-
-def _time_calls(call: Callable[[], object], calls: int) -> list[float]:
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return samples
 
 
 def main() -> None:
@@ -82,10 +74,10 @@ def main() -> None:
         }
         samples: dict[str, list[float]] = {name: [] for name in variants}
         for call, _ in variants.values():
-            _time_calls(call, 20)  # warm up connections, caches and the files
+            time_calls(call, 20)  # warm up connections, caches and the files
         for _ in range(args.rounds):
             for name, (call, calls) in variants.items():
-                samples[name] += _time_calls(call, calls)
+                samples[name] += time_calls(call, calls)
 
     medians = {name: statistics.median(values) * 1e6 for name, values in samples.items()}
     baseline = medians["api.auth.verify (no log)"]
