@@ -101,7 +101,7 @@ class Transport:
         self._body_headers = {**self._headers, "Content-Type": "application/json"}
 
     def request(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
+        self, method: str, path: str, body: Mapping[str, Any] | list[Any] | None = None
     ) -> tuple[int, Any]:
         """Send one call; return its status and decoded JSON body (``{}`` for an empty body)."""
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()

@@ -4,8 +4,9 @@ One function per subcommand pair: ``_add_<name>(subparsers)`` declares its argum
 ``run=_run_<name>``; ``main`` parses and calls ``args.run(args)``, whose int is the exit
 status. To add a subcommand, write the pair and list ``_add_<name>`` in ``_SUBCOMMANDS``.
 
-- ``verigator-nb sandbox [--host H] [--port N] [--account USER:PASS ...] [--seed N]`` serves a
-  sandbox until Ctrl-C (exit 0); it prints its URL and usernames, never a password.
+- ``verigator-nb sandbox [--host H] [--port N] [--account USER:PASS ...] [--seed N]
+  [--remote-faults]`` serves a sandbox until Ctrl-C (exit 0); it prints its URL and usernames,
+  never a password.
 - ``verigator-nb demo [--out reports] [--users N] [--seed N]`` simulates a campaign on a sandbox
   and writes its outcome log and HTML report, then prints a summary.
 - ``verigator-nb quickstart`` runs one verification flow against a sandbox, narrated.
@@ -49,6 +50,11 @@ def _add_sandbox(subparsers: Any) -> None:
         help="an account to accept (repeatable; default sandbox:sandbox)",
     )
     parser.add_argument("--seed", type=int, help="reproducible clock, ids, PINs and secrets")
+    parser.add_argument(
+        "--remote-faults",
+        action="store_true",
+        help="let clients inject faults over HTTP (POST /sandbox/faults), for client tests",
+    )
     parser.set_defaults(run=_run_sandbox)
 
 
@@ -61,9 +67,9 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
     accounts = dict(args.account) if args.account else None
     try:
-        server = serve(
-            SandboxBackend(accounts=accounts, seed=args.seed), host=args.host, port=args.port
-        )
+        backend = SandboxBackend(accounts=accounts, seed=args.seed)
+        backend.faults.remote = args.remote_faults
+        server = serve(backend, host=args.host, port=args.port)
     except (OSError, OverflowError, ValueError) as exc:
         print(
             f"verigator-nb sandbox: cannot listen on {args.host}:{args.port}: {exc}",

@@ -360,7 +360,9 @@ class Api:
         twin._transport = self._transport.fork()
         return twin
 
-    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Mapping[str, Any] | list[Any] | None = None
+    ) -> Any:
         """Send one JSON call to ``endpoint + path``; return the decoded answer.
 
         The low-level door used by the namespaces and the sandbox's helpers; raises the typed

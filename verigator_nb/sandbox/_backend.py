@@ -24,6 +24,7 @@ from typing import Final
 
 from verigator_nb.sandbox import _totp
 from verigator_nb.sandbox._errors import Conflict, Forbidden, InvalidData, NotFound, Unauthorized
+from verigator_nb.sandbox._faults import FaultPlan, Traffic
 from verigator_nb.sandbox._rules import (
     METHOD_SMS,
     METHOD_TOTP,
@@ -87,6 +88,10 @@ class Enrolment:
 def _require_nonempty(name: str, value: str) -> str:
     if not value:
         raise InvalidData(f"{name} must be a non-empty string")
+    try:  # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 answer can carry
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidData(f"{name} must be valid Unicode text (no lone surrogates)") from None
     return value
 
 
@@ -117,6 +122,9 @@ class SandboxBackend:
         self._services: dict[str, ServiceRecord] = {}
         self._outbox: list[Message] = []
         self._sent_for: dict[str, list[Message]] = {}  # auth_id -> its SMS, for quick lookups
+        # Not rules but state the HTTP layer reads: what to break on purpose, what arrived.
+        self.faults = FaultPlan(seed)
+        self.traffic = Traffic()
 
     @property
     def usernames(self) -> tuple[str, ...]:
@@ -156,7 +164,8 @@ class SandboxBackend:
         """Move the clock forward ``seconds`` (finite, 0 to 10 years); return the new now."""
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             raise InvalidData("advance_seconds must be a number")
-        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE:
+        # Range first: math.isfinite() raises OverflowError on an int too big for a float.
+        if not (0 <= seconds <= MAX_ADVANCE and math.isfinite(seconds)):
             raise InvalidData("advance_seconds must be a finite number from 0 to 10 years")
         with self._lock:
             if self.clock.now() + seconds > MAX_CLOCK:

@@ -3,7 +3,9 @@
 Built on an ``Api``, so it works the same against an in-process ``Sandbox`` and one started
 from the shell (``verigator-nb sandbox``). It reads the SMS outbox (the PIN the user would
 receive), enrols an authenticator app and reads its current code, and reads or advances the
-sandbox clock. Failures raise the client's typed ``VerigatorError`` subclasses.
+sandbox clock. It can also break the sandbox on purpose (``inject_faults``, for a sandbox
+started with ``--remote-faults``) and count the calls that reached it (``requests_seen``).
+Failures raise the client's typed ``VerigatorError`` subclasses.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import quote
 
 from verigator_nb.client import Api
 from verigator_nb.errors import InvalidResponseError
+from verigator_nb.sandbox._faults import Fault
 
 __all__ = ["SandboxControl", "SmsMessage", "TotpEnrolment"]
 
@@ -106,5 +109,40 @@ class SandboxControl:
         payload = self.api.request("POST", "/sandbox/clock", {"advance_seconds": seconds})
         return _instant(payload, "/sandbox/clock")
 
+    def inject_faults(self, *faults: Fault) -> list[tuple[Fault, int]]:
+        """Replace the sandbox's faults with ``faults``; the plan as the sandbox now holds it.
+
+        ``ResourceForbiddenError`` (403) unless the sandbox allows remote faults.
+        """
+        payload = self.api.request("POST", "/sandbox/faults", [f.to_json() for f in faults])
+        return _plan(payload)
+
+    def faults(self) -> list[tuple[Fault, int]]:
+        """Each fault in force with how many calls it has broken so far."""
+        return _plan(self.api.request("GET", "/sandbox/faults"))
+
+    def clear_faults(self) -> None:
+        """Remove every fault (allowed even when setting them remotely is not)."""
+        self.api.request("DELETE", "/sandbox/faults")
+
+    def requests_seen(self, route: str = "*") -> int:
+        """How many calls matching ``route`` (``"*"``, ``"verify"``, ``"PUT /v1/..."``) arrived."""
+        path = f"/sandbox/stats?route={quote(route, safe='')}"
+        seen = _get(self.api.request("GET", path), "matched", path)
+        if isinstance(seen, bool) or not isinstance(seen, int):
+            raise InvalidResponseError("sandbox stats are malformed", path=path)
+        return seen
+
     def __repr__(self) -> str:
         return f"SandboxControl({self.api!r})"
+
+
+def _plan(payload: Any) -> list[tuple[Fault, int]]:
+    path = "/sandbox/faults"
+    try:
+        return [
+            (Fault.from_json({k: v for k, v in item.items() if k != "injected"}), item["injected"])
+            for item in _get(payload, "faults", path)
+        ]
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidResponseError("sandbox fault plan is malformed", path=path) from exc

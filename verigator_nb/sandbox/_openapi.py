@@ -14,6 +14,8 @@ import functools
 import json
 from typing import Any
 
+from verigator_nb.sandbox._faults import ALIASES, KINDS, MAX_SECONDS, OPERATIONS, WHENS
+
 __all__ = ["RULES", "openapi_bytes", "openapi_document"]
 
 RULES = """\
@@ -27,8 +29,9 @@ for notebooks and tests. Rules decided by this project where the public sources 
   answer 202 with `{}`. A service name is unique per account and an `id_in_service` per
   service (409). Deleting a service that still has users is 409. Deleting a user drops its
   authentications; its sent SMS stay in the outbox.
-- `fqdn`, `name` and `id_in_service` are non-empty strings; `phone_number` is E.164:
-  `+` then 7 to 15 digits. Timestamps are ISO 8601 UTC: `2026-01-01T00:00:00.000000Z`.
+- `fqdn`, `name` and `id_in_service` are non-empty strings (no lone surrogates, 422);
+  `phone_number` is E.164: `+` then 7 to 15 digits. Timestamps are ISO 8601 UTC:
+  `2026-01-01T00:00:00.000000Z`.
 - Order of checks: unknown path 404, wrong method 405 (with `Allow`), auth 401, body 422,
   path resources 403/404, then the call's own rules (404 for an unknown `auth_id`, 409 for
   conflicts). Bodies over 1 MiB are refused with 413 and the connection is closed.
@@ -60,6 +63,18 @@ for notebooks and tests. Rules decided by this project where the public sources 
   account, and read or advance the sandbox clock (shared by all accounts of one sandbox;
   never backwards, at most 10 years per call). A seeded sandbox starts its clock at
   2026-01-01T00:00:00Z and moves it only when advanced.
+- Injected faults (for testing clients): `POST /sandbox/faults` replaces the sandbox's fault
+  plan (403 unless the sandbox was started with `--remote-faults`), `GET` reads it with how
+  many calls each fault broke, `DELETE` clears it. A fault names a `route` (`*`, an operation
+  such as `verify`, `initiate` or `get_service`, or `METHOD /path` with `*` matching within
+  one segment), a `kind` (`latency`, `error` answering `status`, `malformed` answering a 200
+  that is not JSON, `reset` closing the connection with a TCP reset, `stall` holding it
+  `seconds` then closing it), a `rate` (0 to 1), an optional `count` cap, and `when`:
+  `before` breaks the call before the sandbox applies it (nothing changes), `after` applies
+  it and breaks only the answer (a lost reply). The first matching fault that fires wins;
+  faults apply to every account; the fault and stats calls themselves are never broken.
+  A seeded sandbox breaks the same calls on every run. `GET /sandbox/stats` counts the calls
+  that reached the server (any account; `?route=` counts one route, as a fault names it).
 """
 
 _NONEMPTY = {"type": "string", "minLength": 1}
@@ -82,6 +97,28 @@ def _obj(required: list[str], extra: bool = True, **properties: Any) -> dict[str
         schema["additionalProperties"] = False
     return schema
 
+
+_FAULT_FIELDS: dict[str, Any] = {
+    "route": {
+        "type": "string",
+        "minLength": 1,
+        "default": "*",
+        "description": "`*`, an operation (" + ", ".join([*ALIASES, *OPERATIONS]) + ") "
+        "or `METHOD /path` (`*` matches within one path segment; METHOD may be `*`)",
+        "example": "verify",
+    },
+    "kind": {"type": "string", "enum": list(KINDS)},
+    "rate": {"type": "number", "minimum": 0, "maximum": 1, "default": 1},
+    "seconds": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": MAX_SECONDS,
+        "description": "latency or stall length (default 1 and 30); ignored by other kinds",
+    },
+    "count": {"type": "integer", "minimum": 1, "description": "break at most this many calls"},
+    "when": {"type": "string", "enum": list(WHENS), "default": "before"},
+    "status": {"type": "integer", "minimum": 500, "maximum": 599, "default": 500},
+}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": _obj(["message"], message={"type": "string"}),
@@ -139,6 +176,27 @@ _SCHEMAS: dict[str, Any] = {
     ),
     "Outbox": _obj(["messages"], messages={"type": "array", "items": _ref("SmsMessage")}),
     "Clock": _obj(["now"], now={"type": "number", "description": "Unix seconds, UTC"}),
+    "Fault": _obj(["kind"], extra=False, **_FAULT_FIELDS),
+    "FaultList": {"type": "array", "items": _ref("Fault")},
+    "FaultPlan": _obj(
+        ["faults"],
+        faults={
+            "type": "array",
+            "items": _obj(
+                ["route", "kind", "rate", "seconds", "when", "status", "injected"],
+                extra=False,
+                **_FAULT_FIELDS,
+                injected={"type": "integer", "minimum": 0, "description": "calls broken so far"},
+            ),
+        },
+    ),
+    "Stats": _obj(
+        ["requests", "by_operation", "faults_injected"],
+        requests={"type": "integer", "minimum": 0},
+        by_operation={"type": "object", "additionalProperties": {"type": "integer"}},
+        faults_injected={"type": "integer", "minimum": 0},
+        matched={"type": "integer", "minimum": 0, "description": "calls matching `route`"},
+    ),
     "ClockAdvance": _obj(
         ["advance_seconds"],
         advance_seconds={"type": "number", "minimum": 0, "maximum": 315576000},
@@ -186,6 +244,12 @@ def _op(
     }
     if body is not None:
         operation["requestBody"] = {"required": True, "content": _json(_ref(body))}
+    return operation
+
+
+def _with_errors(operation: dict[str, Any], descriptions: dict[str, str]) -> dict[str, Any]:
+    """``operation`` with some error statuses described for what they mean there."""
+    operation["responses"].update({code: _error(text) for code, text in descriptions.items()})
     return operation
 
 
@@ -325,6 +389,46 @@ def _paths() -> dict[str, Any]:
                 tag="sandbox",
             ),
         },
+        "/sandbox/faults": {
+            "get": _op("getFaults", "The fault plan", ("200", "FaultPlan"), "401", tag="faults"),
+            "post": _with_errors(
+                _op(
+                    "setFaults",
+                    "Replace the fault plan (403 unless started with --remote-faults)",
+                    ("200", "FaultPlan"),
+                    "401 403 422",
+                    "FaultList",
+                    tag="faults",
+                ),
+                {"403": "Fault injection over HTTP is off (start with --remote-faults)."},
+            ),
+            "delete": _op(
+                "clearFaults", "Remove every fault", ("200", "FaultPlan"), "401", tag="faults"
+            ),
+        },
+        "/sandbox/stats": {
+            "get": {
+                **_with_errors(
+                    _op(
+                        "getStats",
+                        "Calls that reached the server, and faults injected",
+                        ("200", "Stats"),
+                        "401 422",
+                        tag="faults",
+                    ),
+                    {"422": "`route` is not a route a fault could name."},
+                ),
+                "parameters": [
+                    {
+                        "name": "route",
+                        "in": "query",
+                        "required": False,
+                        "description": "count only calls on this route, written as a fault's",
+                        "schema": {"type": "string"},
+                    }
+                ],
+            },
+        },
         "/openapi.json": {
             "get": {
                 "operationId": "getOpenApi",
@@ -351,6 +455,7 @@ def _build() -> dict[str, Any]:
         "tags": [
             {"name": "verigator", "description": "The Verigator API calls"},
             {"name": "sandbox", "description": "Sandbox-only calls that play the user"},
+            {"name": "faults", "description": "Sandbox-only calls that break it on purpose"},
         ],
         "security": [{"ServiceAuth": []}],
         "paths": _paths(),

@@ -14,24 +14,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verigator_nb.sandbox._backend import SandboxBackend
-from verigator_nb.sandbox._errors import InvalidData
+from verigator_nb.sandbox._errors import Forbidden, InvalidData
+from verigator_nb.sandbox._faults import Fault
 from verigator_nb.sandbox._state import Message, ServiceRecord, UserRecord, format_time
 
 __all__ = [
     "Handler",
     "Request",
     "advance_clock",
+    "clear_faults",
     "create_service",
     "create_user",
     "delete_service",
     "delete_user",
     "enrol_totp",
     "get_clock",
+    "get_faults",
     "get_service",
     "get_totp_code",
     "get_user",
     "list_users",
     "outbox",
+    "set_faults",
     "start_auth",
     "verify_auth",
 ]
@@ -60,13 +64,17 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 def json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object; 422 when it is not UTF-8 JSON or not an object."""
-    try:
-        value = _DECODER.decode(body.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
-        raise InvalidData("request body must be a JSON object") from exc
+    value = _json(body, "request body must be a JSON object")
     if not isinstance(value, dict):
         raise InvalidData("request body must be a JSON object")
     return value
+
+
+def _json(body: bytes, refusal: str) -> Any:
+    try:
+        return _DECODER.decode(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise InvalidData(refusal) from exc
 
 
 def _text(body: dict[str, Any], key: str) -> str:
@@ -206,3 +214,38 @@ def advance_clock(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
     if "advance_seconds" not in body:
         raise InvalidData("advance_seconds is required")
     return 200, {"now": backend.advance(body["advance_seconds"])}
+
+
+def _plan(backend: SandboxBackend) -> dict[str, Any]:
+    faults = backend.faults.snapshot()
+    return {"faults": [{**fault.to_json(), "injected": n} for fault, n in faults]}
+
+
+def get_faults(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
+    """``GET /sandbox/faults`` → 200 ``{"faults": [...]}``, each with its ``injected`` count."""
+    return 200, _plan(backend)
+
+
+def set_faults(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
+    """``POST /sandbox/faults`` ``[fault, ...]`` → 200, the new plan (it replaces the old).
+
+    403 unless the sandbox was started with remote faults allowed: one careless client must
+    not be able to break a sandbox others share.
+    """
+    items = _json(request.body, "request body must be a JSON array of faults")
+    if not isinstance(items, list):
+        raise InvalidData("request body must be a JSON array of faults")
+    try:
+        faults = [Fault.from_json(item) for item in items]
+    except (TypeError, ValueError) as exc:
+        raise InvalidData(f"invalid fault: {exc}") from None
+    if not backend.faults.remote:
+        raise Forbidden("fault injection over HTTP is off: start the sandbox with --remote-faults")
+    backend.faults.replace(faults)
+    return 200, _plan(backend)
+
+
+def clear_faults(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
+    """``DELETE /sandbox/faults`` → 200 ``{"faults": []}`` (allowed even when setting is off)."""
+    backend.faults.clear()
+    return 200, _plan(backend)

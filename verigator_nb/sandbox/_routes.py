@@ -5,6 +5,7 @@
 ``Allow``), then ``X-Service-Auth`` (401) for every route but ``/openapi.json``, then the
 handler. Every ``SandboxError`` becomes JSON through ``_errors.error_reply``; anything else is
 a 500 ``{"message": "internal error"}`` with no traceback sent (it goes to the module logger).
+``operation_of(method, path)`` names the handler a call reaches, for fault routes and counts.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ from urllib.parse import parse_qsl, unquote
 
 from verigator_nb.sandbox import _responses as r
 from verigator_nb.sandbox._backend import SandboxBackend
-from verigator_nb.sandbox._errors import MethodNotAllowed, NotFound, SandboxError, error_reply
+from verigator_nb.sandbox._errors import (
+    InvalidData,
+    MethodNotAllowed,
+    NotFound,
+    SandboxError,
+    error_reply,
+)
 from verigator_nb.sandbox._openapi import openapi_bytes
 
-__all__ = ["ROUTES", "Reply", "Route", "Router"]
+__all__ = ["ROUTES", "Reply", "Route", "Router", "operation_of"]
 
 _log = logging.getLogger("verigator_nb.sandbox")
 _NO_HEADERS: dict[str, str] = {}
@@ -65,6 +72,22 @@ def _openapi(backend: SandboxBackend, request: r.Request) -> tuple[int, Any]:
     return 200, openapi_bytes()
 
 
+def _stats(backend: SandboxBackend, request: r.Request) -> tuple[int, Any]:
+    """``GET /sandbox/stats[?route=R]``: calls that reached the server, faults injected."""
+    traffic = backend.traffic
+    answer: dict[str, Any] = {
+        "requests": traffic.total,
+        "by_operation": traffic.by_operation(operation_of),
+        "faults_injected": backend.faults.injected,
+    }
+    if "route" in request.query:
+        try:
+            answer["matched"] = traffic.count(request.query["route"], operation_of)
+        except ValueError as exc:
+            raise InvalidData(str(exc)) from None
+    return 200, answer
+
+
 # The verify and start routes come first: they are the hot path.
 ROUTES: tuple[Route, ...] = (
     _route(_USER + "/auth", PUT=r.verify_auth, POST=r.start_auth),
@@ -75,8 +98,20 @@ ROUTES: tuple[Route, ...] = (
     _route(_APP, POST=r.enrol_totp, GET=r.get_totp_code),
     _route("/sandbox/outbox", GET=r.outbox),
     _route("/sandbox/clock", GET=r.get_clock, POST=r.advance_clock),
+    _route("/sandbox/faults", GET=r.get_faults, POST=r.set_faults, DELETE=r.clear_faults),
+    _route("/sandbox/stats", GET=_stats),
     _route("/openapi.json", public=True, GET=_openapi),
 )
+
+
+def operation_of(method: str, path: str) -> str | None:
+    """The name of the handler answering ``method path`` (``verify_auth``...), else None."""
+    path = path.partition("?")[0]
+    for route in ROUTES:
+        if route.pattern.fullmatch(path):
+            handler = route.handlers.get(method)
+            return None if handler is None else handler.__name__.lstrip("_")
+    return None
 
 
 def _header(headers: Headers, name: str) -> str | None:

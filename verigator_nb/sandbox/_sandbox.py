@@ -7,8 +7,11 @@
         you = sb.control(api)                       # play the user: outbox, TOTP app, clock
 
 With a seed everything is reproducible: the clock starts at 2026-01-01T00:00:00Z and moves only
-when advanced, and ids, PINs and secrets repeat for the same calls. Without one it runs on real
-time and ``secrets``.
+when advanced, and ids, PINs and secrets repeat for the same calls (and injected faults hit the
+same calls). Without one it runs on real time and ``secrets``.
+
+To see how a client copes with a broken server, ``sb.inject(Fault("verify", "stall",
+seconds=2))`` breaks calls on purpose and ``sb.requests_seen("verify")`` counts what arrived.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ from typing import Any
 from verigator_nb.client import Api
 from verigator_nb.sandbox._backend import SandboxBackend
 from verigator_nb.sandbox._control import SandboxControl
+from verigator_nb.sandbox._faults import Fault, FaultPlan
+from verigator_nb.sandbox._routes import operation_of
 from verigator_nb.sandbox._server import SandboxServer, serve
 
 __all__ = ["Sandbox"]
 
 
 class Sandbox:
-    """A Verigator sandbox served over HTTP on ``host:port`` (``port=0``: a free one)."""
+    """A Verigator sandbox served over HTTP on ``host:port`` (``port=0``: a free one).
+
+    ``remote_faults=True`` also lets clients set faults over HTTP (``POST /sandbox/faults``);
+    ``inject`` works either way.
+    """
 
     def __init__(
         self,
@@ -36,8 +45,10 @@ class Sandbox:
         accounts: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        remote_faults: bool = False,
     ) -> None:
         self.backend = SandboxBackend(accounts=accounts, seed=seed)
+        self.backend.faults.remote = remote_faults
         self.seed = seed
         self._host, self._port = host, port
         self._server: SandboxServer | None = None
@@ -83,6 +94,27 @@ class Sandbox:
     def now(self) -> datetime:
         """The sandbox clock, UTC-aware."""
         return datetime.fromtimestamp(self.backend.now(), UTC)
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The faults in force; ``faults.snapshot()`` shows how many calls each has broken."""
+        return self.backend.faults
+
+    def inject(self, *faults: Fault) -> None:
+        """Add faults: calls from now on may be broken as they say (see ``Fault``)."""
+        self.backend.faults.add(faults)
+
+    def clear_faults(self) -> None:
+        """Remove every fault: calls from now on are answered as usual."""
+        self.backend.faults.clear()
+
+    def requests_seen(self, route: str = "*") -> int:
+        """How many calls matching ``route`` reached the server, broken or not.
+
+        ``route`` is written as a fault's: ``"*"``, an operation (``"verify"``) or
+        ``"METHOD /path"``; ``ValueError`` for an unknown one.
+        """
+        return self.backend.traffic.count(route, operation_of)
 
     def api(self, *, log: Any = None, username: str | None = None, **kwargs: Any) -> Api:
         """A client for this sandbox, timestamping log rows with the sandbox clock.

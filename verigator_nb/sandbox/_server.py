@@ -7,6 +7,10 @@ server can do): HTTP/1.1 keep-alive, Nagle off, the body read by ``Content-Lengt
 ``Content-Length`` with 400 — all as JSON, all closing the connection. Nothing is logged:
 ``log_message`` is silenced so paths, headers and bodies never reach a log.
 
+Every call is counted as it arrives (``backend.traffic``) and, when the backend's
+``FaultPlan`` has faults, may be broken on purpose: ``_Handler._inject`` is the one place that
+happens (see ``_faults`` for the kinds and what ``when`` means).
+
 ``serve(backend)`` binds and returns a ``SandboxServer``; ``run()`` serves until ``stop()``
 (from any thread), which also closes the listening socket and every open connection.
 """
@@ -18,6 +22,7 @@ import json
 import logging
 import selectors
 import socket
+import struct
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +37,8 @@ from verigator_nb.sandbox._errors import (
     SandboxError,
     error_reply,
 )
-from verigator_nb.sandbox._routes import Reply, Router
+from verigator_nb.sandbox._faults import Fault
+from verigator_nb.sandbox._routes import Reply, Router, operation_of
 
 __all__ = ["MAX_BODY", "SandboxServer", "serve"]
 
@@ -43,6 +49,8 @@ _IDLE_TIMEOUT = 300.0
 _log = logging.getLogger("verigator_nb.sandbox")
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
+_NOT_JSON = b"<html><body>injected fault: this answer is not JSON</body></html>"
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -60,7 +68,43 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(Reply(*error_reply(exc)))
             return
-        self._send(self.server.router.dispatch(self.command, self.path, self.headers, body))
+        backend = self.server.router.backend
+        backend.traffic.record(self.command, self.path)
+        faults = backend.faults
+        fault = faults.draw(self.command, self.path, operation_of) if faults else None
+        if fault is None:
+            self._send(self._dispatch(body))
+        else:
+            self._inject(fault, body)
+
+    def _dispatch(self, body: bytes) -> Reply:
+        return self.server.router.dispatch(self.command, self.path, self.headers, body)
+
+    def _inject(self, fault: Fault, body: bytes) -> None:
+        """Break this call as ``fault`` says; with ``when="after"`` the backend applies it first."""
+        reply = self._dispatch(body) if fault.when == "after" else None
+        if fault.kind == "latency":
+            self.server.pause(fault.duration)
+            self._send(reply if reply is not None else self._dispatch(body))
+        elif fault.kind == "error":
+            self._send(Reply(fault.status, {"message": "injected fault"}))
+        elif fault.kind == "malformed":  # the real answer cut short, or not JSON at all
+            real = b"" if reply is None else _encoded(reply.body)
+            self._send(Reply(200, real[: len(real) // 2] or _NOT_JSON))
+        elif fault.kind == "stall":
+            self.server.pause(fault.duration)
+            self._drop(reset=False)
+        else:
+            self._drop(reset=True)
+
+    def _drop(self, *, reset: bool) -> None:
+        """End the connection without an answer: a TCP reset, or a plain close."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            if reset:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+            self.rfile.close()  # it holds a reference to the socket: close() would wait for it
+            self.connection.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
@@ -105,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         status, payload, extra = reply
-        data = payload if isinstance(payload, bytes) else _encode(payload).encode()
+        data = _encoded(payload)
         head = (
             _STATUS_LINES.get(status) or f"HTTP/1.1 {status} Error\r\n"
         ) + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
@@ -130,6 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Silenced: request lines and headers must never reach a log."""
 
 
+def _encoded(payload: Any) -> bytes:
+    return payload if isinstance(payload, bytes) else _encode(payload).encode()
+
+
 class SandboxServer(ThreadingHTTPServer):
     """The sandbox's HTTP server: daemon threads, prompt ``stop()``, no logging."""
 
@@ -145,6 +193,7 @@ class SandboxServer(ThreadingHTTPServer):
         self._runner: int | None = None
         self._stopped = threading.Event()
         self._stopped.set()
+        self._halted = threading.Event()  # set by stop(): wakes injected latencies and stalls
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._wake_read, self._wake_write = socket.socketpair()
@@ -199,6 +248,7 @@ class SandboxServer(ThreadingHTTPServer):
             if self._stopping:
                 return
             self._stopping = True
+        self._halted.set()
         with contextlib.suppress(OSError):
             self._wake_write.send(b"\0")
         if self._runner != threading.get_ident():
@@ -211,6 +261,10 @@ class SandboxServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
         self._wake_read.close()
         self._wake_write.close()
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (an injected delay), or less if the server stops meanwhile."""
+        self._halted.wait(seconds)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Track the connection so ``stop()`` can close it, then serve it in a thread."""

@@ -1,0 +1,331 @@
+"""Injected faults: what the sandbox breaks on purpose, where and how often; and its traffic.
+
+A ``Fault`` names a route, a kind, a rate and optionally a count::
+
+    Fault("verify", "stall", seconds=2, when="after")    # every verify applied, its reply lost
+    Fault("GET /v1/service/service/*", "reset", count=1)  # the next such GET is reset
+    Fault("*", "error", rate=0.1)                         # one call in ten answers 500
+
+Kinds: ``latency`` waits ``seconds`` then answers as usual; ``error`` answers ``status`` (500
+unless told); ``malformed`` answers 200 with a body that is not JSON; ``reset`` closes the
+connection with a TCP reset and no answer; ``stall`` holds the connection ``seconds`` without
+answering, then closes it. ``when`` says whether the backend sees the call: ``"before"`` (the
+default) breaks it before the backend does anything, so nothing changes; ``"after"`` lets the
+backend apply it and breaks only the answer — the lost reply, where the server did the work
+(a verify spent its attempt) and the client never heard.
+
+Routes: ``"*"`` (every call but the fault and stats controls, which are never broken), an
+operation name (``verify``, ``initiate``, or any handler's name such as ``get_service``), or
+``"METHOD /path"`` where ``*`` in the path matches within one segment and METHOD may be ``*``.
+
+``FaultPlan`` holds the faults and draws from a random source of its own, seeded from the
+sandbox's seed, so a seeded run breaks the same calls every time without shifting the ids and
+PINs the backend draws. ``Traffic`` counts the calls that reached the server, so a test can
+prove a verify arrived exactly once. Neither knows HTTP: ``_server`` applies a drawn fault.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "ALIASES",
+    "CONTROL_PATHS",
+    "KINDS",
+    "MAX_SECONDS",
+    "OPERATIONS",
+    "WHENS",
+    "Fault",
+    "FaultPlan",
+    "Resolver",
+    "Traffic",
+]
+
+KINDS: Final = ("latency", "error", "malformed", "reset", "stall")
+WHENS: Final = ("before", "after")
+MAX_SECONDS: Final = 300.0  # the server's idle timeout: nothing waits longer than that anyway
+# The handler names a route can name (``_routes`` tests that these are exactly its handlers).
+OPERATIONS: Final = (
+    "create_service",
+    "get_service",
+    "delete_service",
+    "list_users",
+    "create_user",
+    "get_user",
+    "delete_user",
+    "start_auth",
+    "verify_auth",
+    "enrol_totp",
+    "get_totp_code",
+    "outbox",
+    "get_clock",
+    "advance_clock",
+    "openapi",
+)
+ALIASES: Final[Mapping[str, str]] = {"verify": "verify_auth", "initiate": "start_auth"}
+# The controls themselves: never broken (a "*" stall must not lock out its own DELETE), never
+# counted (reading the stats must not change them).
+CONTROL_PATHS: Final = frozenset({"/sandbox/faults", "/sandbox/stats"})
+_DEFAULT_SECONDS: Final[Mapping[str, float]] = {"latency": 1.0, "stall": 30.0}
+_KEYS: Final = frozenset({"route", "kind", "rate", "seconds", "count", "when", "status"})
+
+# The operation name of ``(method, path)``, or None for a path no route answers.
+Resolver = Callable[[str, str], "str | None"]
+
+
+@dataclass(frozen=True)
+class _Selector:
+    method: str | None = None  # None: any method
+    path: re.Pattern[str] | None = None  # None: any path
+    operation: str | None = None
+
+    def matches(self, method: str, path: str, operation: Callable[[], str | None]) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        if self.path is not None and self.path.fullmatch(path) is None:
+            return False
+        return self.operation is None or self.operation == operation()
+
+
+def _selector(route: object) -> _Selector:
+    """Parse a route; ``ValueError`` with one sentence naming what is wrong."""
+    if not isinstance(route, str) or not route:
+        raise ValueError("route must be '*', an operation name or 'METHOD /path'")
+    if route == "*":
+        return _Selector()
+    if " " in route:
+        method, _, path = route.partition(" ")
+        if not path.startswith("/") or not (method == "*" or method.isalpha()):
+            raise ValueError("a route with a space must be 'METHOD /path' (METHOD may be '*')")
+        pattern = "[^/]*".join(re.escape(piece) for piece in path.split("*"))
+        return _Selector(None if method == "*" else method.upper(), re.compile(pattern))
+    name = ALIASES.get(route, route)
+    if name not in OPERATIONS:
+        known = ", ".join([*ALIASES, *OPERATIONS])
+        raise ValueError(f"unknown operation {route[:40]!r}; known: {known}")
+    return _Selector(operation=name)
+
+
+def _number(name: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} must be from {low:g} to {high:g}")
+    return float(value)
+
+
+def _whole(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way to break calls on ``route``: ``kind``, with probability ``rate`` per call.
+
+    ``seconds`` is the delay of a ``latency`` (default 1) or the hold of a ``stall`` (default
+    30), at most 300; ``count`` caps how many calls it breaks (None: no cap); ``when`` is
+    ``"before"`` (the backend never sees the call) or ``"after"`` (it applies the call, the
+    answer is lost); ``status`` is the answer of an ``error`` (500 to 599). ``ValueError``
+    names the first bad argument.
+    """
+
+    route: str
+    kind: str
+    rate: float = 1.0
+    seconds: float | None = None
+    count: int | None = None
+    when: str = "before"
+    status: int = 500
+    _selector: _Selector = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        if self.when not in WHENS:
+            raise ValueError("when must be 'before' or 'after'")
+        seconds = _DEFAULT_SECONDS.get(self.kind, 0.0) if self.seconds is None else self.seconds
+        set_field = object.__setattr__  # frozen: normalise once, here
+        set_field(self, "rate", _number("rate", self.rate, 0.0, 1.0))
+        set_field(self, "seconds", _number("seconds", seconds, 0.0, MAX_SECONDS))
+        if self.count is not None:
+            _whole("count", self.count, 1, 2**31 - 1)
+        _whole("status", self.status, 500, 599)
+        set_field(self, "_selector", _selector(self.route))
+
+    @property
+    def duration(self) -> float:
+        """``seconds`` as filled in: the latency or stall in seconds (0 for other kinds)."""
+        return self.seconds or 0.0
+
+    def matches(self, method: str, path: str, operation: Callable[[], str | None]) -> bool:
+        """True when this fault's route covers ``method path`` (query string excluded)."""
+        return self._selector.matches(method, path, operation)
+
+    def to_json(self) -> dict[str, Any]:
+        """The fault as ``POST /sandbox/faults`` takes it (``count`` left out when uncapped)."""
+        data: dict[str, Any] = {
+            "route": self.route,
+            "kind": self.kind,
+            "rate": self.rate,
+            "seconds": self.seconds,
+            "when": self.when,
+            "status": self.status,
+        }
+        if self.count is not None:
+            data["count"] = self.count
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> Fault:
+        """A fault from its JSON object (``kind`` required); ``ValueError`` for a bad one."""
+        if not isinstance(data, dict):
+            raise ValueError("each fault must be a JSON object")
+        unknown = data.keys() - _KEYS
+        if unknown:
+            raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))[:200]}")
+        if "kind" not in data:
+            raise ValueError("each fault needs a kind")
+        for key in ("route", "kind", "when"):
+            if key in data and not isinstance(data[key], str):
+                raise ValueError(f"{key} must be a string")
+        return cls(**{"route": "*", **data})
+
+
+@dataclass
+class _Armed:
+    fault: Fault
+    injected: int = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.fault.count is not None and self.injected >= self.fault.count
+
+
+class FaultPlan:
+    """The faults a sandbox applies, in order: the first that matches a call and fires wins.
+
+    Thread-safe. ``seed`` makes the draws repeat; ``remote`` lets clients replace the plan
+    over HTTP (``POST /sandbox/faults``), off unless the sandbox was started to allow it.
+    """
+
+    def __init__(self, seed: int | None = None, *, remote: bool = False) -> None:
+        self.remote = remote
+        self._random = random.Random(None if seed is None else f"faults:{seed}")
+        self._lock = threading.Lock()
+        self._armed: list[_Armed] = []
+        self._injected = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._armed)  # the server's fast path: no faults, no lock, no draw
+
+    def add(self, faults: Iterable[Fault]) -> None:
+        """Append faults to the plan."""
+        armed = [_Armed(_checked(fault)) for fault in faults]
+        with self._lock:
+            self._armed.extend(armed)
+
+    def replace(self, faults: Iterable[Fault]) -> None:
+        """Make ``faults`` the whole plan, their counts starting afresh."""
+        armed = [_Armed(_checked(fault)) for fault in faults]
+        with self._lock:
+            self._armed = armed
+
+    def clear(self) -> None:
+        """Drop every fault (what was injected so far stays counted in ``injected``)."""
+        with self._lock:
+            self._armed = []
+
+    def draw(self, method: str, path: str, resolve: Resolver) -> Fault | None:
+        """The fault to apply to this call, or None; counts it as injected."""
+        path = path.partition("?")[0]
+        if path in CONTROL_PATHS:
+            return None
+        resolved: list[str | None] = []
+
+        def operation() -> str | None:  # resolved at most once, and only if a fault asks
+            if not resolved:
+                resolved.append(resolve(method, path))
+            return resolved[0]
+
+        with self._lock:
+            for armed in self._armed:
+                if armed.spent or not armed.fault.matches(method, path, operation):
+                    continue
+                if self._random.random() < armed.fault.rate:
+                    armed.injected += 1
+                    self._injected += 1
+                    return armed.fault
+        return None
+
+    def snapshot(self) -> list[tuple[Fault, int]]:
+        """Each fault with how many calls it has broken so far."""
+        with self._lock:
+            return [(armed.fault, armed.injected) for armed in self._armed]
+
+    @property
+    def injected(self) -> int:
+        """How many calls the sandbox has broken since it started (cleared plans included)."""
+        return self._injected
+
+    def __repr__(self) -> str:
+        return f"FaultPlan(faults={len(self._armed)}, injected={self._injected})"
+
+
+def _checked(fault: object) -> Fault:
+    if not isinstance(fault, Fault):
+        raise TypeError(f"expected a Fault, not {type(fault).__name__}")
+    return fault
+
+
+class Traffic:
+    """How many calls reached the server, by method and path (the controls left out)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: Counter[tuple[str, str]] = Counter()
+
+    def record(self, method: str, path: str) -> None:
+        """Count one call as it arrives, before any fault or handler sees it."""
+        path = path.partition("?")[0]
+        if path not in CONTROL_PATHS:
+            with self._lock:
+                self._seen[(method, path)] += 1
+
+    def count(self, route: str, resolve: Resolver) -> int:
+        """Calls matching ``route`` (a fault route: ``*``, an operation, ``METHOD /path``)."""
+        selector = _selector(route)
+        with self._lock:
+            seen = list(self._seen.items())
+        return sum(
+            n
+            for (method, path), n in seen
+            if selector.matches(method, path, _bind(resolve, method, path))
+        )
+
+    def by_operation(self, resolve: Resolver) -> dict[str, int]:
+        """Calls per operation name; paths no route answers count as ``"unrouted"``."""
+        with self._lock:
+            seen = list(self._seen.items())
+        counts: Counter[str] = Counter()
+        for (method, path), n in seen:
+            counts[resolve(method, path) or "unrouted"] += n
+        return dict(sorted(counts.items()))
+
+    @property
+    def total(self) -> int:
+        """Every call counted so far."""
+        with self._lock:
+            return sum(self._seen.values())
+
+
+def _bind(resolve: Resolver, method: str, path: str) -> Callable[[], str | None]:
+    return lambda: resolve(method, path)
