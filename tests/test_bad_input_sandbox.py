@@ -527,3 +527,11 @@ def test_no_content_type_no_accept_and_no_host_still_work(sandbox: Sandbox) -> N
         sandbox, _post("/v1/service/service", body).replace(b"Host: x\r\n", b"")
     )
     assert status == 201 and answer["name"] == "bare"
+
+
+def test_conflicting_content_lengths_are_refused_with_400(sandbox: Sandbox) -> None:
+    body = b'{"fqdn": "d.example.com", "name": "Smuggled"}'
+    request = _post("/v1/service/service", body, head=b"Content-Length: 3\r\n")
+    status, _, answer = _raw(sandbox, request)
+    assert status == 400 and isinstance(answer, dict)
+    _still_serves(sandbox)

@@ -80,3 +80,10 @@ def test_initiation_reports_fallback_only_when_totp_became_sms() -> None:
     assert Initiation("s", "u", "totp", "sms", "a1").fallback
     assert not Initiation("s", "u", "sms", "sms", "a1").fallback
     assert not Initiation("s", "u", "totp", "totp").fallback
+
+
+def test_id_with_a_lone_surrogate_is_a_value_error_naming_it_and_sends_nothing() -> None:
+    with ScriptedServer([Reply(200, b"{}")]) as server:
+        with pytest.raises(ValueError, match="user_id"):
+            Api("u", "p", server.url).auth.initiate("s", "\ud800", "sms")
+    assert server.seen == []

@@ -40,6 +40,11 @@ _METHODS = (METHOD_TOTP, METHOD_SMS)
 def _require_text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no request could carry it
+            raise ValueError(f"{name} must be valid Unicode text") from None
     return value
 
 

@@ -119,7 +119,10 @@ class _Handler(BaseHTTPRequestHandler):
         headers = self.headers
         if headers.get("Transfer-Encoding"):
             raise LengthRequired()
-        declared = headers.get("Content-Length")
+        lengths = headers.get_all("Content-Length") or []
+        if len(set(lengths)) > 1:  # RFC 9112 6.3: conflicting lengths make the framing unknowable
+            raise BadRequest("conflicting Content-Length headers")
+        declared = lengths[0] if lengths else None
         if declared is None:
             return b""
         if not (declared.isascii() and declared.isdigit()):
