@@ -2,7 +2,7 @@
 
 Each test records what it measured under a name; the figures land in
 ``tests/artifacts/reliability-figures.json`` (ignored by git) and on stdout (``pytest -s``),
-so ``docs/reliability-inputs.md`` can be refreshed from one run.
+so ``docs/reliability.md`` can be refreshed from one run.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def world(sandbox: Sandbox) -> World:
     return World(sandbox)
 
 
-# What the file as a whole did, recorded as figures for docs/reliability-faults.md.
+# What the file as a whole did, recorded as figures for docs/reliability.md.
 TALLY: Counter[str] = Counter()
 
 
