@@ -1,0 +1,139 @@
+"""``api.auth``: start a login check and verify the PIN the user typed, each call logged."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, overload
+
+from verigator_nb._args import METHODS, field, require_method, require_text, segment
+from verigator_nb._resources import user_path
+from verigator_nb.errors import InvalidResponseError, VerigatorError
+from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Verification
+
+if TYPE_CHECKING:
+    from verigator_nb.client import Api
+
+__all__ = ["Auth"]
+
+
+class Auth:
+    """``api.auth``: start an authentication and verify the PIN the user typed."""
+
+    METHOD_TOTP = METHOD_TOTP
+    METHOD_SMS = METHOD_SMS
+
+    def __init__(self, api: Api) -> None:
+        self._api = api
+        self._latest: dict[tuple[str, str], Initiation] = {}
+
+    def initiate(self, service_id: str, user_id: str, method: str) -> Initiation:
+        """Start a login check. Read ``.method`` from the answer: TOTP may become SMS.
+
+        Raises ``NoSuchResourceError`` for an unknown user, ``ResourceAlreadyExistsError``
+        (409) when the server refuses to start one now, and the other typed errors.
+        """
+        path = f"{user_path(service_id)}/{segment('user_id', user_id)}/auth"
+        requested = require_method(method)
+        session_id = self._api._recorder.new_session_id()
+        pending = self._api._recorder.start(
+            "initiate", service_id, user_id, requested_method=requested, session_id=session_id
+        )
+        try:
+            status, payload = self._api._transport.request("POST", path, {"method": requested})
+            initiation = self._initiation(payload, service_id, user_id, requested, session_id, path)
+        except VerigatorError as exc:
+            pending.failed(exc)
+            raise
+        pending.succeeded(
+            status,
+            method=initiation.method,
+            fallback=initiation.fallback,
+            auth_id=initiation.auth_id,
+        )
+        self._latest[(service_id, user_id)] = initiation
+        return initiation
+
+    @overload
+    def verify(self, initiation: Initiation, token: str, /) -> Verification: ...
+
+    @overload
+    def verify(self, service_id: str, user_id: str, token: str, /) -> Verification: ...
+
+    def verify(
+        self, first: Initiation | str, second: str, third: str | None = None, /
+    ) -> Verification:
+        """Check the PIN the user typed: ``verify(initiation, token)`` or ``verify(sid, uid, pin)``.
+
+        With plain ids it answers the latest ``initiate`` for that user made through this
+        ``Api`` (TOTP when there was none). Sends exactly ``PUT .../auth`` with ``method``,
+        ``token`` and, for SMS, ``auth_id``. Never retried: each call spends one attempt.
+        """
+        initiation, token = self._target(first, second, third)
+        path = f"{user_path(initiation.service_id)}/{segment('user_id', initiation.user_id)}/auth"
+        body = {"method": initiation.method, "token": token}
+        if initiation.method == METHOD_SMS and initiation.auth_id:
+            body["auth_id"] = initiation.auth_id
+        pending = self._api._recorder.start(
+            "verify",
+            initiation.service_id,
+            initiation.user_id,
+            requested_method=initiation.method,
+            auth_id=initiation.auth_id,
+            session_id=initiation.session_id,
+        )
+        try:
+            status, payload = self._api._transport.request("PUT", path, body)
+            verification = self._verification(payload, status, initiation.method, path)
+        except VerigatorError as exc:
+            pending.failed(exc)
+            raise
+        pending.succeeded(
+            status,
+            method=verification.method,
+            verified=verification.verified,
+            result=verification.result,
+        )
+        return verification
+
+    def _target(
+        self, first: Initiation | str, second: str, third: str | None
+    ) -> tuple[Initiation, str]:
+        if isinstance(first, Initiation):
+            if third is not None:
+                raise ValueError("verify(initiation, token) takes no third argument")
+            return first, self._require_token(second)
+        service_id = require_text("service_id", first)
+        user_id = require_text("user_id", second)
+        token = self._require_token(third)
+        key = (service_id, user_id)
+        if key not in self._latest:
+            session_id = self._api._recorder.new_session_id()
+            self._latest[key] = Initiation(
+                service_id, user_id, METHOD_TOTP, METHOD_TOTP, None, session_id
+            )
+        return self._latest[key], token
+
+    @staticmethod
+    def _require_token(token: object) -> str:
+        if not isinstance(token, str):
+            raise ValueError("token must be a string of the digits the user typed")
+        return token
+
+    @staticmethod
+    def _initiation(
+        payload: Any, service_id: str, user_id: str, requested: str, session_id: str, path: str
+    ) -> Initiation:
+        method = field(payload, "method", path)
+        auth_id = payload.get("auth_id")
+        if method not in METHODS or not (auth_id is None or isinstance(auth_id, str)):
+            raise InvalidResponseError("answer has an unknown method or auth_id", path=path)
+        return Initiation(service_id, user_id, requested, method, auth_id, session_id)
+
+    @staticmethod
+    def _verification(payload: Any, status: int, sent_method: str, path: str) -> Verification:
+        verified = field(payload, "verified", path)
+        detail = payload.get("status") if isinstance(payload.get("status"), dict) else {}
+        if not isinstance(verified, bool):
+            raise InvalidResponseError("answer's 'verified' is not a boolean", path=path)
+        result = detail.get("result") or ("VERIFIED" if verified else None)
+        method = payload.get("method") if payload.get("method") in METHODS else sent_method
+        return Verification(verified, method, result, status, dict(detail))
