@@ -19,28 +19,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import threading
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from verigator_nb.schema import COLUMN_NAMES, COLUMNS, Column, to_frame
+from verigator_nb._row_checks import FROM_TEXT, KNOWN_COLUMNS, clean_row
+from verigator_nb.schema import COLUMN_NAMES, to_frame
 
 __all__ = ["LogFormatError", "OutcomeLog"]
 
-_Check = Callable[[str, Any], Any]
 _CSV_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _EXPORT_SUFFIXES = (".csv", ".parquet", ".pq")
-_INT16 = (-(2**15), 2**15 - 1)
-_KNOWN = frozenset(COLUMN_NAMES)
 
 
 class LogFormatError(ValueError):
@@ -50,110 +46,6 @@ class LogFormatError(ValueError):
         super().__init__(f"{os.fspath(path)}, line {line}: {reason}")
         self.path = os.fspath(path)
         self.line = line
-
-
-# --- one checker per column, derived from the schema's dtypes --------------------------------
-# Messages name the column and the type, never the value: a misplaced value could be a secret.
-
-
-def _text(name: str, value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise ValueError(f"column {name!r} must be a str, not {type(value).__name__}")
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    raise ValueError(f"column {name!r} must be a bool, not {type(value).__name__}")
-
-
-def _small_int(name: str, value: Any) -> int:
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        if _INT16[0] <= value <= _INT16[1]:
-            return int(value)
-        raise ValueError(f"column {name!r} must fit in 16 bits")
-    raise ValueError(f"column {name!r} must be an int, not {type(value).__name__}")
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    ):
-        if math.isfinite(value):
-            return float(value)
-        raise ValueError(f"column {name!r} must be a finite number")
-    raise ValueError(f"column {name!r} must be a number, not {type(value).__name__}")
-
-
-def _instant(name: str, value: Any) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"column {name!r} is not an ISO 8601 time") from None
-    if not isinstance(value, datetime):
-        raise ValueError(f"column {name!r} must be a datetime, not {type(value).__name__}")
-    if value.utcoffset() is None:
-        raise ValueError(f"column {name!r} must be timezone-aware (UTC)")
-    value = value.astimezone(UTC)
-    if isinstance(value, pd.Timestamp):
-        value = value.as_unit("us").to_pydatetime()
-    return value
-
-
-def _category(choices: tuple[str, ...]) -> _Check:
-    def check(name: str, value: Any) -> str:
-        if isinstance(value, str) and value in choices:
-            return value
-        raise ValueError(f"column {name!r} must be one of {', '.join(map(repr, choices))}")
-
-    return check
-
-
-def _checker(column: Column) -> _Check:
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return _category(tuple(column.dtype.categories))
-    by_dtype: dict[str, _Check] = {
-        "str": _text,
-        "boolean": _flag,
-        "Int16": _small_int,
-        "float64": _real,
-        "datetime64[us, UTC]": _instant,
-    }
-    if column.dtype not in by_dtype:  # a new dtype in the schema must be taught here
-        raise TypeError(f"the outcome log cannot store column {column.name!r} ({column.dtype})")
-    return by_dtype[column.dtype]
-
-
-_CHECKS: dict[str, _Check] = {column.name: _checker(column) for column in COLUMNS}
-_TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
-    "boolean": {"True": True, "False": False}.__getitem__,
-    "Int16": int,
-    "float64": float,
-}
-# How a CSV cell becomes a value; every other column is read as the text itself.
-_FROM_TEXT: dict[str, Callable[[str], Any]] = {
-    column.name: _TEXT_PARSERS.get(column.dtype if isinstance(column.dtype, str) else "", str)
-    for column in COLUMNS
-}
-
-
-def _missing(value: Any) -> bool:
-    return value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
-def _clean_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row with every column, checked and normalised; ``ValueError`` names what is wrong."""
-    unknown = row.keys() - _KNOWN
-    if unknown:
-        names = ", ".join(sorted(map(repr, unknown)))
-        raise ValueError(f"not outcome-log columns: {names} (see verigator_nb.schema)")
-    clean = dict.fromkeys(COLUMN_NAMES)
-    for key, value in row.items():
-        if value is not None and not _missing(value):
-            clean[key] = _CHECKS[key](key, value)
-    return clean
 
 
 def _json_default(value: Any) -> str:
@@ -185,7 +77,7 @@ def _parse_lines(path: str, data: bytes) -> tuple[list[dict[str, Any]], bool]:
             row = json.loads(line)
             if not isinstance(row, dict):
                 raise ValueError("not a JSON object")
-            rows.append(_clean_row(row))
+            rows.append(clean_row(row))
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             reason = "empty line" if not line.strip() else str(exc)
             raise LogFormatError(
@@ -242,7 +134,7 @@ def _records(path: str, records: Iterable[Mapping[str, Any]], first: int) -> lis
     rows = []
     for number, record in enumerate(records, first):
         try:
-            rows.append(_clean_row(record))
+            rows.append(clean_row(record))
         except ValueError as exc:
             raise LogFormatError(path, number, str(exc)) from None
     return rows
@@ -254,7 +146,7 @@ def _from_text(path: str | os.PathLike[str], line: int, cells: Iterable[str]) ->
     for name, text in zip(COLUMN_NAMES, cells, strict=True):
         if text:
             try:
-                record[name] = _FROM_TEXT[name](text)
+                record[name] = FROM_TEXT[name](text)
             except (KeyError, ValueError):
                 raise LogFormatError(path, line, f"column {name!r} does not parse") from None
     return record
@@ -264,7 +156,7 @@ def _require_columns(path: str, columns: Iterable[object]) -> None:
     found = list(columns)
     if found != list(COLUMN_NAMES):
         missing = [name for name in COLUMN_NAMES if name not in found]
-        extra = [str(name) for name in found if name not in _KNOWN]
+        extra = [str(name) for name in found if name not in KNOWN_COLUMNS]
         detail = f"missing {missing}, unknown {extra}" if missing or extra else "wrong order"
         raise LogFormatError(path, 1, f"columns are not the outcome log's: {detail}")
 
@@ -353,7 +245,7 @@ class OutcomeLog:
 
     def append(self, row: Mapping[str, Any]) -> None:
         """Check ``row``, store it, and (for a file) write it before returning."""
-        clean = _clean_row(row)
+        clean = clean_row(row)
         line = _encode(clean) if self._path is not None else b""
         with self._lock:  # write and in-memory append together: file order == memory order
             if self._path is not None:
