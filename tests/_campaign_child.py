@@ -16,11 +16,10 @@ line the test reads is a step the worker finished.
 
 from __future__ import annotations
 
-import os
-import sys
-import traceback
 from collections.abc import Mapping
 from typing import Any
+
+from _forking import say, serve
 
 import verigator_nb.simulate as simulate_module
 from verigator_nb.log import OutcomeLog
@@ -28,16 +27,12 @@ from verigator_nb.sandbox import Sandbox
 from verigator_nb.simulate import Population, simulate
 
 
-def _say(text: str) -> None:
-    os.write(1, f"{text}\n".encode())
-
-
 class _ReportingLog(OutcomeLog):
     """A durable OutcomeLog that says which row it has just written."""
 
     def append(self, row: Mapping[str, Any]) -> None:
         super().append(row)
-        _say(f"row {row['event_id']}")
+        say(f"row {row['event_id']}")
 
 
 class _LoginCounter:
@@ -48,7 +43,7 @@ class _LoginCounter:
 
     def update(self, n: int = 1) -> None:
         self.done += n
-        _say(f"login {self.done}")
+        say(f"login {self.done}")
 
     def __enter__(self) -> _LoginCounter:
         return self
@@ -63,28 +58,8 @@ def _campaign(path: str, seed: str) -> None:
     population = Population(users=40, logins_per_user=50, days=28)
     with Sandbox(seed=int(seed)) as sandbox:
         simulate(sandbox, population, seed=int(seed), log=_ReportingLog(path))
-    _say("finished")
-
-
-def main() -> None:
-    workers = {"campaign": _campaign}
-    for line in sys.stdin:
-        command, *args = line.split()
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:  # the worker: never return into this loop
-            code = 0
-            try:
-                _say(f"pid {os.getpid()}")
-                workers[command](*args)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        _say(f"exit {status}")
+    say("finished")
 
 
 if __name__ == "__main__":
-    main()
+    serve({"campaign": _campaign})

@@ -17,12 +17,11 @@ the worker finished.
 
 from __future__ import annotations
 
-import os
-import sys
-import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from _forking import say, serve
 
 from verigator_nb.errors import VerigatorError
 from verigator_nb.log import OutcomeLog
@@ -66,10 +65,6 @@ def sample_rows(count: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _say(text: str) -> None:
-    os.write(1, f"{text}\n".encode())
-
-
 class _ReportingLog(OutcomeLog):
     """An OutcomeLog that remembers the event id of the row it stored last."""
 
@@ -98,7 +93,7 @@ def _calls(path: str, seed: str) -> None:
                     api.auth.verify(started, you.pin_for(started.auth_id or ""))
             except VerigatorError:
                 pass  # the failed call is a row too
-            _say(f"call {log.last_event_id}")
+            say(f"call {log.last_event_id}")
 
 
 def _export(kind: str, target: str) -> None:
@@ -110,28 +105,8 @@ def _export(kind: str, target: str) -> None:
     for row in rows[EXPORT_START_ROWS:]:
         log.append(row)
         write(target)
-        _say(f"export {len(log)}")
-
-
-def main() -> None:
-    workers = {"calls": _calls, "export": _export}
-    for line in sys.stdin:
-        command, *args = line.split()
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:  # the worker: never return into this loop
-            code = 0
-            try:
-                _say(f"pid {os.getpid()}")
-                workers[command](*args)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        _say(f"exit {status}")
+        say(f"export {len(log)}")
 
 
 if __name__ == "__main__":
-    main()
+    serve({"calls": _calls, "export": _export})

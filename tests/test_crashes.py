@@ -9,14 +9,12 @@ that the client, the log and ``VerifyForm`` all fail cleanly, then recover when 
 from __future__ import annotations
 
 import os
-import queue
 import random
 import re
 import selectors
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ import pandas as pd
 import pytest
 from _figures import record
 
+from tests._forking import TIMEOUT, ForkingChild
 from verigator_nb.client import Api
 from verigator_nb.errors import ConnectionFailedError, InternalError
 from verigator_nb.log import OutcomeLog
@@ -34,76 +33,21 @@ from verigator_nb.widgets import VerifyForm
 CHILD = Path(__file__).with_name("_campaign_child.py")
 SCRIPT = Path(sys.executable).with_name("verigator-nb")
 URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
-TIMEOUT = 15.0
 ROUNDS = 20
 
 
 # -- (a) a campaign killed mid-run -------------------------------------------------------------
 
 
-class Campaigns:
-    """The child process that forks a campaign worker on command, and the lines they print."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(CHILD)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=CHILD.parent,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            self.lines.put(raw.decode().rstrip("\n"))
-
-    def line(self) -> str:
-        try:
-            return self.lines.get(timeout=TIMEOUT)
-        except queue.Empty:
-            pytest.fail("the campaign child went silent")
-
-    def run_and_kill(self, path: Path, seed: int, *, after: int, delay: float) -> list[str]:
-        """Start a campaign, let it write ``after`` rows, wait ``delay`` s, SIGKILL it.
-
-        Returns every line the worker printed before it died, in order.
-        """
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"campaign {path} {seed}\n".encode())
-        self.process.stdin.flush()
-        first = self.line()
-        assert first.startswith("pid "), first
-        pid = int(first.split()[1])
-        steps: list[str] = []
-        while sum(step.startswith("row ") for step in steps) < after:
-            line = self.line()
-            assert not line.startswith(("exit ", "finished")), f"campaign ended early: {line}"
-            steps.append(line)
-        time.sleep(delay)  # a random moment to die at, not a wait for something to happen
-        os.kill(pid, signal.SIGKILL)  # our own worker, not yet reaped: the pid is still its
-        while not (line := self.line()).startswith("exit "):
-            steps.append(line)
-        status = int(line.split()[1])
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, steps[-3:]
-        return steps
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=TIMEOUT)
-
-
 @pytest.fixture(scope="module")
-def campaigns() -> Iterator[Campaigns]:
-    child = Campaigns()
+def campaigns() -> Iterator[ForkingChild]:
+    child = ForkingChild(CHILD)
     yield child
     child.close()
 
 
 def test_a_killed_campaign_keeps_every_reported_row_and_no_duplicates(
-    campaigns: Campaigns, tmp_path: Path
+    campaigns: ForkingChild, tmp_path: Path
 ) -> None:
     path = tmp_path / "campaign.jsonl"
     rng = random.Random(20260101)
@@ -111,7 +55,11 @@ def test_a_killed_campaign_keeps_every_reported_row_and_no_duplicates(
     logins = torn_rounds = in_flight = 0
     for round_number in range(ROUNDS):
         steps = campaigns.run_and_kill(
-            path, 100 + round_number, after=rng.randint(1, 60), delay=rng.uniform(0, 0.02)
+            f"campaign {path} {100 + round_number}",
+            after=rng.randint(1, 60),
+            delay=rng.uniform(0, 0.02),
+            counts=lambda step: step.startswith("row "),
+            early=("exit ", "finished"),
         )
         reported = [step.removeprefix("row ") for step in steps if step.startswith("row ")]
         logins += sum(step.startswith("login ") for step in steps)

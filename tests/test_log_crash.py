@@ -7,15 +7,8 @@ a log again and again; the test kills each worker at a random moment and then re
 
 from __future__ import annotations
 
-import os
-import queue
 import random
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,69 +16,15 @@ import pandas as pd
 import pytest
 from _log_writer_child import EXPORT_START_ROWS, sample_rows
 
+from tests._forking import ForkingChild
 from verigator_nb.log import OutcomeLog
 
 CHILD = Path(__file__).with_name("_log_writer_child.py")
-TIMEOUT = 15.0
-
-
-class Worker:
-    """The child process that forks workers on command, and the lines they print."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(CHILD)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=CHILD.parent,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            self.lines.put(raw.decode().rstrip("\n"))
-
-    def line(self) -> str:
-        try:
-            return self.lines.get(timeout=TIMEOUT)
-        except queue.Empty:
-            pytest.fail("the log-writing child went silent")
-
-    def run_and_kill(self, command: str, *, after: int, delay: float) -> list[str]:
-        """Start a worker, let it report ``after`` steps, wait ``delay`` s, SIGKILL it.
-
-        Returns every step the worker reported before it died, in order.
-        """
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{command}\n".encode())
-        self.process.stdin.flush()
-        first = self.line()
-        assert first.startswith("pid "), first
-        pid = int(first.split()[1])
-        steps: list[str] = []
-        while len(steps) < after:
-            line = self.line()
-            assert not line.startswith("exit "), f"worker ended by itself: {line}"
-            steps.append(line)
-        time.sleep(delay)
-        os.kill(pid, signal.SIGKILL)  # our own worker, not yet reaped: the pid is still its
-        while not (line := self.line()).startswith("exit "):
-            steps.append(line)
-        status = int(line.split()[1])
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-        return steps
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")
-def worker() -> Iterator[Worker]:
-    child = Worker()
+def worker() -> Iterator[ForkingChild]:
+    child = ForkingChild(CHILD)
     yield child
     child.close()
 
@@ -95,7 +34,7 @@ def _event_ids(path: Path) -> list[str]:
 
 
 def test_killed_writer_loses_no_reported_call_and_adds_at_most_the_one_in_flight(
-    worker: Worker, tmp_path: Path
+    worker: ForkingChild, tmp_path: Path
 ) -> None:
     path = tmp_path / "outcomes.jsonl"
     rng = random.Random(20260101)
@@ -140,7 +79,7 @@ def _check_export(target: Path, previous: int, reported: list[int]) -> int:
 
 @pytest.mark.parametrize("kind", ["parquet", "csv"])
 def test_killed_export_leaves_the_previous_complete_file_or_none(
-    worker: Worker, tmp_path: Path, kind: str
+    worker: ForkingChild, tmp_path: Path, kind: str
 ) -> None:
     target = tmp_path / f"outcomes.{kind}"
     rng = random.Random(kind)
