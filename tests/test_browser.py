@@ -39,34 +39,41 @@ def _free_port() -> int:
 def jupyterlab(tmp_path):
     """A JupyterLab server on 127.0.0.1 with a random token, serving a copy of notebook 02."""
     shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
-    port, token = _free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={tmp_path}",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    token = secrets.token_hex(16)
+    for _ in range(3):  # a port picked here can be taken before JupyterLab binds it: retry
+        port = _free_port()
+        command = [
+            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+            "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+        ]  # fmt: skip
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        if _came_up(server, f"{base}/api/status?token={token}"):
+            break
+    else:
+        pytest.fail("JupyterLab did not start on any of three ports")
     try:
-        _wait_until_up(server, f"{base}/api/status?token={token}")
         yield base, token
     finally:
         server.terminate()
         server.wait(timeout=20)
 
 
-def _wait_until_up(server: subprocess.Popen, status_url: str) -> None:
+def _came_up(server: subprocess.Popen, status_url: str) -> bool:
+    """True once the server answers; False if it exited (e.g. its port was taken)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"JupyterLab exited early with code {server.returncode}")
+            return False
         try:
             if requests.get(status_url, timeout=1).ok:
-                return
+                return True
         except requests.ConnectionError:
             pass
         time.sleep(0.3)
-    pytest.fail("JupyterLab did not start within 60 s")
+    server.kill()
+    pytest.fail("JupyterLab did not answer within 60 s")
 
 
 def test_form_verifies_a_typed_pin_in_a_real_browser(jupyterlab) -> None:
