@@ -35,10 +35,12 @@ from verigator_nb.sandbox import MAX_BODY, Sandbox, openapi_document
 
 AUTH = {"X-Service-Auth": "sandbox:sandbox"}
 PHONE = "+4401234567"
-# The fault-injection calls are left out: they exist to produce 5xx on purpose, and they have
-# tests of their own (tests/test_faults.py).
+# The fault-injection calls run apart (FAULT_SCHEMA): a fault a case installs would make the
+# next case's answer a 5xx on purpose, so each of their cases clears the plan after it.
 SCHEMA = schemathesis.openapi.from_dict(openapi_document()).exclude(tag="faults")
 SCHEMA.config.update(headers=AUTH, workers=1)
+FAULT_SCHEMA = schemathesis.openapi.from_dict(openapi_document()).include(tag="faults")
+FAULT_SCHEMA.config.update(headers=AUTH, workers=1)
 TRIED: Counter[str] = Counter()  # per-operation cases tried by the parametrized run
 
 
@@ -64,6 +66,30 @@ def fuzzed() -> Iterator[Sandbox]:
 def test_every_generated_request_gets_a_documented_non_5xx_answer(case: Any, fuzzed) -> None:
     TRIED[case.operation.label] += 1
     case.call_and_validate(base_url=fuzzed.url, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def faultable() -> Iterator[Sandbox]:
+    """A sandbox that takes faults over HTTP, for the fault calls' own generated run."""
+    with Sandbox(seed=12, remote_faults=True) as running:
+        yield running
+
+
+@FAULT_SCHEMA.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_fault_calls_accept_every_documented_request_and_answer_as_documented(
+    case: Any, faultable
+) -> None:
+    TRIED[case.operation.label] += 1
+    try:
+        case.call_and_validate(base_url=faultable.url, timeout=10)
+    finally:
+        faultable.clear_faults()
 
 
 def _engine_run(url: str) -> tuple[int, Counter[int], list[str]]:

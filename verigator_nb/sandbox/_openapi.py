@@ -101,7 +101,10 @@ def _obj(required: list[str], extra: bool = True, **properties: Any) -> dict[str
 _FAULT_FIELDS: dict[str, Any] = {
     "route": {
         "type": "string",
-        "minLength": 1,
+        "anyOf": [
+            {"enum": ["*", *ALIASES, *OPERATIONS]},
+            {"pattern": "^(\\*|[A-Za-z]+) /"},
+        ],
         "default": "*",
         "description": "`*`, an operation (" + ", ".join([*ALIASES, *OPERATIONS]) + ") "
         "or `METHOD /path` (`*` matches within one path segment; METHOD may be `*`)",
@@ -113,9 +116,16 @@ _FAULT_FIELDS: dict[str, Any] = {
         "type": "number",
         "minimum": 0,
         "maximum": MAX_SECONDS,
-        "description": "latency or stall length (default 1 and 30); ignored by other kinds",
+        "nullable": True,
+        "description": "latency or stall length (null: 1 and 30); ignored by other kinds",
     },
-    "count": {"type": "integer", "minimum": 1, "description": "break at most this many calls"},
+    "count": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2**31 - 1,
+        "nullable": True,
+        "description": "break at most this many calls (null: no cap)",
+    },
     "when": {"type": "string", "enum": list(WHENS), "default": "before"},
     "status": {"type": "integer", "minimum": 500, "maximum": 599, "default": 500},
 }
@@ -424,7 +434,9 @@ def _paths() -> dict[str, Any]:
                         "in": "query",
                         "required": False,
                         "description": "count only calls on this route, written as a fault's",
-                        "schema": {"type": "string"},
+                        "schema": {
+                            k: v for k, v in _FAULT_FIELDS["route"].items() if k != "default"
+                        },
                     }
                 ],
             },

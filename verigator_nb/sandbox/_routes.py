@@ -154,6 +154,6 @@ class Router:
             "" if route.public else self.backend.authenticate(_header(headers, "X-Service-Auth"))
         )
         params = {k: unquote(v) if "%" in v else v for k, v in match.groupdict().items()}
-        arguments = dict(parse_qsl(query)) if query else {}
+        arguments = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
         status, payload = handler(self.backend, r.Request(account, params, body, arguments))
         return Reply(status, payload)
