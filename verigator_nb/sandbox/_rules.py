@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Final
 
+from verigator_nb.models import METHOD_SMS, METHOD_TOTP  # the protocol's names, defined once
 from verigator_nb.sandbox import _totp
 from verigator_nb.sandbox._errors import NotFound
 from verigator_nb.sandbox._state import Guard, SmsAuth, UserRecord
@@ -33,8 +34,6 @@ __all__ = [
     "sms_target",
 ]
 
-METHOD_TOTP: Final = "totp"
-METHOD_SMS: Final = "sms"
 PIN_TTL: Final = 300.0
 PIN_WRONG_LIMIT: Final = 5
 TOTP_WRONG_LIMIT: Final = 5
