@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, overload
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from verigator_nb._args import METHODS, field, require_method, require_text, segment
+from verigator_nb._recorder import PendingRow
 from verigator_nb._resources import user_path
 from verigator_nb.errors import InvalidResponseError, VerigatorError
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Verification
@@ -13,6 +15,8 @@ if TYPE_CHECKING:
     from verigator_nb.client import Api
 
 __all__ = ["Auth"]
+
+_Parsed = TypeVar("_Parsed")
 
 
 class Auth:
@@ -37,12 +41,15 @@ class Auth:
         pending = self._api._recorder.start(
             "initiate", service_id, user_id, requested_method=requested, session_id=session_id
         )
-        try:
-            status, payload = self._api._transport.request("POST", path, {"method": requested})
-            initiation = self._initiation(payload, service_id, user_id, requested, session_id, path)
-        except VerigatorError as exc:
-            pending.failed(exc)
-            raise
+        status, initiation = self._call(
+            pending,
+            "POST",
+            path,
+            {"method": requested},
+            lambda payload, _: self._initiation(
+                payload, service_id, user_id, requested, session_id, path
+            ),
+        )
         pending.succeeded(
             status,
             method=initiation.method,
@@ -80,12 +87,13 @@ class Auth:
             auth_id=initiation.auth_id,
             session_id=initiation.session_id,
         )
-        try:
-            status, payload = self._api._transport.request("PUT", path, body)
-            verification = self._verification(payload, status, initiation.method, path)
-        except VerigatorError as exc:
-            pending.failed(exc)
-            raise
+        status, verification = self._call(
+            pending,
+            "PUT",
+            path,
+            body,
+            lambda payload, status: self._verification(payload, status, initiation.method, path),
+        )
         pending.succeeded(
             status,
             method=verification.method,
@@ -93,6 +101,22 @@ class Auth:
             result=verification.result,
         )
         return verification
+
+    def _call(
+        self,
+        pending: PendingRow,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        parse: Callable[[Any, int], _Parsed],
+    ) -> tuple[int, _Parsed]:
+        """Send one call and parse its answer; a failure is recorded on ``pending``, then raised."""
+        try:
+            status, payload = self._api._transport.request(method, path, body)
+            return status, parse(payload, status)
+        except VerigatorError as exc:
+            pending.failed(exc)
+            raise
 
     def _target(
         self, first: Initiation | str, second: str, third: str | None
