@@ -1,4 +1,4 @@
-"""What the report's metrics cost on big logs: ``verigator_nb.scale`` beside hand-written SQL.
+"""What the report's metrics cost on big logs: ``analysis.scale`` beside hand-written SQL.
 
 Run: ``.venv/bin/python benchmarks/report_scale.py [--rows 10000000] [--repeat 2]``
 
@@ -6,7 +6,7 @@ Run: ``.venv/bin/python benchmarks/report_scale.py [--rows 10000000] [--repeat 2
    chunks of 1M rows; cached under ``--cache``, default ``$TMPDIR/verigator_nb_bench``): the
    full ``--rows`` and the 1M and 3M steps below it, which share the first chunks' files
    through hard links.
-2. For every report metric, times ``verigator_nb.scale`` and a hand-written DuckDB query that
+2. For every report metric, times ``analysis.scale`` and a hand-written DuckDB query that
    computes the same numbers, each in its own subprocess (so peak memory is that process's
    own high-water mark, ``VmHWM``, imports included; ``ru_maxrss`` where there is no
    ``/proc``), both on a connection with the same
@@ -95,7 +95,7 @@ def _make_chunk(cache: Path, index: int) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
     from _synthetic import synthetic_log
 
-    from verigator_nb.scale import write_dataset
+    from verigator_nb.analysis.scale import write_dataset
 
     frame = synthetic_log(CHUNK, seed=1000 + index, days=DAYS, first_session=index * CHUNK)
     write_dataset(frame, folder, prefix=f"part-c{index:03d}")
@@ -126,7 +126,7 @@ def _settings(args: argparse.Namespace) -> dict[str, object]:
 
 def measure(kind: str, metric: str, root: str, repeat: int, settings: dict) -> dict:
     """Run one measurement in this process (the child): best time and peak RSS."""
-    from verigator_nb import scale
+    from verigator_nb import report, scale
 
     con = scale.connect(memory_limit=settings["memory_limit"], threads=settings["threads"])
     if kind == "sql":
@@ -138,7 +138,8 @@ def measure(kind: str, metric: str, root: str, repeat: int, settings: dict) -> d
     elif metric == "all_report_tables":
 
         def run() -> object:
-            return scale.summary_tables(root, con=con)
+            with scale.open_dataset(root, con=con) as data:
+                return report.summary_tables(data)
     else:
         name, options = SCALE_CALLS[metric]
 
@@ -197,7 +198,7 @@ def main() -> None:
 def _report(results: dict, sizes: list[int]) -> None:
     full = sizes[-1]
     print(f"At {full:,} rows (best of runs; peak = child process max RSS)")
-    print("(all_report_tables: scale.summary_tables, ~17 tables, beside the 8 queries above)")
+    print("(all_report_tables: report.summary_tables(scale.open_dataset(...)), every table)")
     print(f"{'metric':<22}{'scale s':>9}{'SQL s':>9}{'ratio':>7}{'scale MB':>10}{'SQL MB':>9}")
     for metric in METRICS:
         ours, hand = results["scale", metric, full], results["sql", metric, full]

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from _synthetic import synthetic_log
 
-from verigator_nb import _periods, _stats, analysis, plots
-from verigator_nb._stats import wilson_interval
+from verigator_nb import analysis, plots
+from verigator_nb.analysis import _metrics, _periods, _stats
+from verigator_nb.analysis._stats import wilson_interval
 from verigator_nb.schema import empty_frame, to_frame
 
 # Five sessions over two ISO weeks, and one verify whose initiate is not in the log:
@@ -463,7 +464,7 @@ def test_period_start_matches_duckdb_date_trunc(big_log, sql) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [analysis, _stats, _periods, plots], ids=lambda m: m.__name__.rsplit(".", 1)[-1]
+    "module", [_metrics, _stats, _periods, plots], ids=lambda m: m.__name__.rsplit(".", 1)[-1]
 )
 def test_docstring_examples_run(module) -> None:
     failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

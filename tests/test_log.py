@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from _log_writer_child import sample_rows
 
-from verigator_nb import log as log_module
 from verigator_nb.errors import NoSuchResourceError
 from verigator_nb.log import LogFormatError, OutcomeLog
+from verigator_nb.log import _outcome_log as log_module
 from verigator_nb.sandbox import Sandbox
 from verigator_nb.schema import COLUMN_NAMES, COLUMNS
 
@@ -433,7 +433,7 @@ def test_a_form_twin_and_its_client_never_share_a_session_id(sandbox) -> None:
 
 
 def test_seeded_ids_repeat_and_unseeded_ids_do_not() -> None:
-    from verigator_nb._recorder import Recorder, utc_now
+    from verigator_nb.client._recorder import Recorder, utc_now
 
     def ids(seed):
         recorder = Recorder(None, clock=utc_now, endpoint="x", tags="", id_seed=seed)

@@ -10,7 +10,6 @@ import pytest
 from _synthetic import synthetic_log
 
 from verigator_nb import analysis, report, scale
-from verigator_nb._summary import from_frame
 from verigator_nb.schema import empty_frame
 
 
@@ -80,8 +79,8 @@ def test_duckdb_answers_equal_the_pandas_analysis(name, options, log, dataset) -
 
 
 def test_summary_tables_equal_the_frame_path(log, dataset) -> None:
-    from_dataset = scale.summary_tables(dataset, sample=10**9)
-    from_memory = from_frame(log)
+    from_dataset = report.tables(dataset)
+    from_memory = report.tables(log)
     for item in dataclasses.fields(from_memory):
         ours, expected = getattr(from_dataset, item.name), getattr(from_memory, item.name)
         if item.name == "verified":  # a sample, in no particular order
@@ -112,6 +111,6 @@ def test_a_single_parquet_file_and_missing_columns(log, tmp_path) -> None:
 def test_empty_and_missing_datasets(tmp_path) -> None:
     table = scale.success_rate(tmp_path)
     pd.testing.assert_frame_equal(table, analysis.success_rate(empty_frame()))
-    assert scale.summary_tables(tmp_path).rows == 0
+    assert report.tables(tmp_path).rows == 0
     with pytest.raises(FileNotFoundError):
         scale.success_rate(tmp_path / "nowhere")

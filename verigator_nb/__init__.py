@@ -1,28 +1,40 @@
 """verigator_nb: explore the Verigator two-factor API in notebooks; report how verification works.
 
-The public surface, re-exported here:
+The data's way, one package per stage, each a hop from here::
 
-- ``Api`` — the client (``api.services``, ``api.users``, ``api.auth``), ``Api.from_env()``;
-- ``Service``, ``User``, ``Initiation``, ``Verification`` — the frozen results it returns;
-- ``errors`` — the typed exceptions, rooted at ``VerigatorError``;
-- ``Sandbox``, ``SandboxControl`` — the local emulator and its play-the-user helpers;
-- ``OutcomeLog`` — every call as a row, durable on disk;
-- modules ``analysis``, ``plots``, ``report``, ``scale``, ``simulate`` and ``widgets``,
-  imported on first use (they pull in matplotlib, DuckDB, tqdm and ipywidgets, which a plain
-  client does not need).
+    client/    Api: transport, auth, resources, argument checks, the recorder of rows
+    log/       OutcomeLog: every call as a row, durable on disk
+    analysis/  metrics over the log (pandas; DuckDB at scale in analysis.scale)
+    report/    the HTML report, the text summary, the plots
+    sandbox/   the local emulator of the API;   widgets/   the notebook forms
+
+and the shared vocabulary beside them: ``models`` (the protocol's words and result types),
+``schema`` (the outcome log's columns), ``errors`` (the exception tree); ``simulate``, ``demo``
+and ``cli`` put the stages to work.
+
+Re-exported here: ``Api``, ``DEFAULT_ENDPOINT``, the result types, ``METHOD_TOTP`` and
+``METHOD_SMS``, ``VerigatorError`` and ``errors``. ``OutcomeLog``, ``Sandbox``,
+``SandboxControl`` and the modules ``analysis``, ``plots``, ``report``, ``scale``,
+``simulate`` and ``widgets`` are imported on first use: they pull in pandas, matplotlib,
+DuckDB, the HTTP server and ipywidgets, which a plain client does not need.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from verigator_nb import errors
 from verigator_nb.client import DEFAULT_ENDPOINT, Api
 from verigator_nb.errors import VerigatorError
-from verigator_nb.log import OutcomeLog
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Service, User, Verification
-from verigator_nb.sandbox import Sandbox, SandboxControl
+
+if TYPE_CHECKING:
+    from verigator_nb import analysis, report, simulate, widgets
+    from verigator_nb.analysis import scale
+    from verigator_nb.log import OutcomeLog
+    from verigator_nb.report import plots
+    from verigator_nb.sandbox import Sandbox, SandboxControl
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -46,10 +58,29 @@ __all__ = [
     "widgets",
 ]
 
-_LAZY_MODULES = frozenset({"analysis", "plots", "report", "scale", "simulate", "widgets"})
+# Name -> (module, attribute or None for the module itself), loaded on first use.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "OutcomeLog": ("verigator_nb.log", "OutcomeLog"),
+    "Sandbox": ("verigator_nb.sandbox", "Sandbox"),
+    "SandboxControl": ("verigator_nb.sandbox", "SandboxControl"),
+    "analysis": ("verigator_nb.analysis", None),
+    "plots": ("verigator_nb.report.plots", None),
+    "report": ("verigator_nb.report", None),
+    "scale": ("verigator_nb.analysis.scale", None),
+    "simulate": ("verigator_nb.simulate", None),
+    "widgets": ("verigator_nb.widgets", None),
+}
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name in _LAZY_MODULES:
-        return importlib.import_module(f"verigator_nb.{name}")
-    raise AttributeError(f"module 'verigator_nb' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'verigator_nb' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,10 +13,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["METHOD_SMS", "METHOD_TOTP", "Initiation", "Service", "User", "Verification"]
+__all__ = [
+    "METHODS",
+    "METHOD_SMS",
+    "METHOD_TOTP",
+    "RESULTS",
+    "RESULT_EXPIRED",
+    "RESULT_INVALID",
+    "RESULT_THROTTLED",
+    "RESULT_VERIFIED",
+    "Initiation",
+    "Service",
+    "User",
+    "Verification",
+]
 
+# The protocol's words, defined once: the client, the sandbox, the log and the analysis use these.
 METHOD_TOTP = "totp"
 METHOD_SMS = "sms"
+METHODS = (METHOD_TOTP, METHOD_SMS)
+
+RESULT_VERIFIED = "VERIFIED"
+RESULT_INVALID = "INVALID"
+RESULT_EXPIRED = "EXPIRED"
+RESULT_THROTTLED = "THROTTLED"
+RESULTS = (RESULT_VERIFIED, RESULT_INVALID, RESULT_EXPIRED, RESULT_THROTTLED)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 Every other module (the log, the client's recorder, the forms, the analysis and the report)
 reads column names and dtypes from here, so a change to the schema is a change in one place.
+Importing it does not import pandas: the client's recorder names columns from here.
 
 A row is one call to the API: an ``initiate`` (start authentication) or a ``verify`` (check a
 PIN). A **session** is one initiate call and the verify calls that answer it; they share a
@@ -12,24 +13,81 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
+from verigator_nb.models import (
+    METHODS,
+    RESULT_EXPIRED,
+    RESULT_INVALID,
+    RESULT_THROTTLED,
+    RESULT_VERIFIED,
+    RESULTS,
+)
 
 __all__ = [
+    "ACTION",
     "ACTIONS",
+    "ATTEMPT",
+    "AUTH_ID",
     "COLUMNS",
     "COLUMN_NAMES",
+    "COUNTRY",
+    "ENDPOINT",
+    "ERROR",
+    "EVENT_ID",
+    "FALLBACK",
+    "HTTP_STATUS",
+    "INITIATE",
+    "LATENCY_MS",
+    "METHOD",
     "METHODS",
+    "REQUESTED_METHOD",
+    "RESULT",
     "RESULTS",
+    "RESULT_EXPIRED",
+    "RESULT_INVALID",
+    "RESULT_THROTTLED",
+    "RESULT_VERIFIED",
+    "SERVICE_ID",
+    "SESSION_ID",
+    "TAGS",
+    "TS",
+    "USER_ID",
+    "VERIFIED",
+    "VERIFY",
     "Column",
     "empty_frame",
     "to_frame",
 ]
 
-ACTIONS = ("initiate", "verify")
-METHODS = ("totp", "sms")
-RESULTS = ("VERIFIED", "INVALID", "EXPIRED", "THROTTLED")
+# Column names: every module spells a column through these constants, never as a literal.
+EVENT_ID = "event_id"
+TS = "ts"
+SERVICE_ID = "service_id"
+USER_ID = "user_id"
+ACTION = "action"
+REQUESTED_METHOD = "requested_method"
+METHOD = "method"
+FALLBACK = "fallback"
+AUTH_ID = "auth_id"
+VERIFIED = "verified"
+RESULT = "result"
+HTTP_STATUS = "http_status"
+ERROR = "error"
+LATENCY_MS = "latency_ms"
+SESSION_ID = "session_id"
+ATTEMPT = "attempt"
+ENDPOINT = "endpoint"
+COUNTRY = "country"
+TAGS = "tags"
+
+# What the ``action`` column holds (methods and results are the protocol's, from ``models``).
+INITIATE = "initiate"
+VERIFY = "verify"
+ACTIONS = (INITIATE, VERIFY)
 
 
 @dataclass(frozen=True)
@@ -37,62 +95,74 @@ class Column:
     """One column of the outcome log: its name, pandas dtype and meaning."""
 
     name: str
-    dtype: Any
+    kind: str  # a pandas dtype name, or "category" with ``categories``
     meaning: str
+    categories: tuple[str, ...] = ()
+
+    @property
+    def dtype(self) -> Any:
+        """The column's pandas dtype (pandas is imported here, not when the schema is)."""
+        if self.kind == "category":
+            import pandas as pd
+
+            return pd.CategoricalDtype(self.categories)
+        return self.kind
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("event_id", "str", "Unique id of this row."),
+    Column(EVENT_ID, "str", "Unique id of this row."),
     Column(
-        "ts",
+        TS,
         "datetime64[us, UTC]",
         "When the call was made (UTC); the sandbox's clock when the Api came from an "
         "in-process sandbox, so simulated time shows up in reports.",
     ),
-    Column("service_id", "str", "Verigator service id."),
-    Column("user_id", "str", "Verigator user id."),
-    Column("action", pd.CategoricalDtype(ACTIONS), "initiate (start authentication) or verify."),
-    Column("requested_method", pd.CategoricalDtype(METHODS), "The method the caller asked for."),
+    Column(SERVICE_ID, "str", "Verigator service id."),
+    Column(USER_ID, "str", "Verigator user id."),
+    Column(ACTION, "category", "initiate (start authentication) or verify.", ACTIONS),
+    Column(REQUESTED_METHOD, "category", "The method the caller asked for.", METHODS),
     Column(
-        "method",
-        pd.CategoricalDtype(METHODS),
+        METHOD,
+        "category",
         "The method the server used; empty when no answer came.",
+        METHODS,
     ),
     Column(
-        "fallback",
+        FALLBACK,
         "boolean",
         "Initiate only: TOTP was asked and the server used SMS. Empty when no answer came.",
     ),
-    Column("auth_id", "str", "The SMS authentication id; empty for TOTP."),
+    Column(AUTH_ID, "str", "The SMS authentication id; empty for TOTP."),
     Column(
-        "verified",
+        VERIFIED,
         "boolean",
         "Verify only: the server's answer. Empty when no answer came (outcome unknown).",
     ),
     Column(
-        "result",
-        pd.CategoricalDtype(RESULTS),
+        RESULT,
+        "category",
         "Verify only: VERIFIED, INVALID, EXPIRED or THROTTLED; empty when no answer came.",
+        RESULTS,
     ),
-    Column("http_status", "Int16", "HTTP status of the answer; empty when none came."),
-    Column("error", "str", "Error class name (e.g. RequestTimeoutError); empty when none."),
-    Column("latency_ms", "float64", "Wall-clock time of the HTTP call in milliseconds."),
-    Column("session_id", "str", "Ties each verify to the initiate it answers."),
-    Column("attempt", "Int16", "Verify only: 1, 2, ... within its session."),
-    Column("endpoint", "str", "'sandbox' or the real API host."),
+    Column(HTTP_STATUS, "Int16", "HTTP status of the answer; empty when none came."),
+    Column(ERROR, "str", "Error class name (e.g. RequestTimeoutError); empty when none."),
+    Column(LATENCY_MS, "float64", "Wall-clock time of the HTTP call in milliseconds."),
+    Column(SESSION_ID, "str", "Ties each verify to the initiate it answers."),
+    Column(ATTEMPT, "Int16", "Verify only: 1, 2, ... within its session."),
+    Column(ENDPOINT, "str", "'sandbox' or the real API host."),
     Column(
-        "country",
+        COUNTRY,
         "str",
         "ISO 3166 region of the user's phone, when the user was created through this toolkit.",
     ),
-    Column("tags", "str", "Free-form labels, comma separated (e.g. a campaign name)."),
+    Column(TAGS, "str", "Free-form labels, comma separated (e.g. a campaign name)."),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 
 # Columns where "no value" is the empty string rather than <NA>: they are identifiers and labels
 # that analysts filter and group on, and an empty string groups without surprises.
-_EMPTY_IS_BLANK = frozenset({"error", "tags"})
+_EMPTY_IS_BLANK = frozenset({ERROR, TAGS})
 
 
 def empty_frame() -> pd.DataFrame:
@@ -106,11 +176,11 @@ def to_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
     Missing keys become <NA> (or "" for ``error`` and ``tags``); unknown keys are dropped.
     ``ts`` may be a datetime, an ISO 8601 string or a pandas Timestamp.
     """
+    import pandas as pd  # here, so the client can name columns without loading pandas
+
     data = {column.name: [row.get(column.name) for row in rows] for column in COLUMNS}
     frame = pd.DataFrame(data, columns=list(COLUMN_NAMES))
     for name in _EMPTY_IS_BLANK:
         frame[name] = frame[name].fillna("")
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601").astype(
-        "datetime64[us, UTC]"
-    )
-    return frame.astype({c.name: c.dtype for c in COLUMNS if c.name != "ts"})
+    frame[TS] = pd.to_datetime(frame[TS], utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+    return frame.astype({c.name: c.dtype for c in COLUMNS if c.name != TS})

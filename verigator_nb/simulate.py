@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from verigator_nb.client import Api
 from verigator_nb.errors import VerigatorError
 from verigator_nb.log import OutcomeLog
-from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, User
+from verigator_nb.models import METHOD_SMS, METHOD_TOTP, RESULT_INVALID, Initiation, User
 from verigator_nb.sandbox import Sandbox, SandboxControl
 
 __all__ = ["COUNTRY_PREFIXES", "NotASandboxError", "Population", "simulate"]
@@ -234,7 +234,7 @@ def _play_login(
         code = _code_for(control, started)
         typed = _typo(code, rng) if rng.random() < population.typo_rate else code
         outcome = api.auth.verify(started, typed)
-        if outcome.verified or outcome.result != "INVALID":
+        if outcome.verified or outcome.result != RESULT_INVALID:
             return
         if rng.random() > population.retry_rate:
             return

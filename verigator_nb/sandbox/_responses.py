@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from verigator_nb.models import RESULT_EXPIRED, RESULT_INVALID, RESULT_THROTTLED
 from verigator_nb.sandbox._backend import SandboxBackend
 from verigator_nb.sandbox._errors import Forbidden, InvalidData
 from verigator_nb.sandbox._faults import Fault
@@ -176,9 +177,9 @@ def verify_auth(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
     )
     result = check.result
     status = {
-        "throttled": result == "THROTTLED",
-        "expired": result == "EXPIRED",
-        "invalid": result == "INVALID",
+        "throttled": result == RESULT_THROTTLED,
+        "expired": result == RESULT_EXPIRED,
+        "invalid": result == RESULT_INVALID,
         "result": result,
     }
     return 200, {"method": check.method, "verified": check.verified, "status": status}

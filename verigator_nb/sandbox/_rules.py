@@ -13,7 +13,14 @@ import hmac
 from dataclasses import dataclass
 from typing import Final
 
-from verigator_nb.models import METHOD_SMS, METHOD_TOTP  # the protocol's names, defined once
+from verigator_nb.models import (  # the protocol's names, defined once
+    METHOD_SMS,
+    METHOD_TOTP,
+    RESULT_EXPIRED,
+    RESULT_INVALID,
+    RESULT_THROTTLED,
+    RESULT_VERIFIED,
+)
 from verigator_nb.sandbox import _totp
 from verigator_nb.sandbox._errors import NotFound
 from verigator_nb.sandbox._state import Guard, SmsAuth, UserRecord
@@ -52,7 +59,7 @@ class Check:
     @property
     def verified(self) -> bool:
         """True only for ``VERIFIED``."""
-        return self.result == "VERIFIED"
+        return self.result == RESULT_VERIFIED
 
 
 def secret_bytes(text: str) -> bytes:
@@ -90,35 +97,35 @@ def _count_wrong(guard: Guard, now: float) -> None:
 
 def check_sms(user: UserRecord, auth: SmsAuth, token: str, now: float) -> str:
     if now < user.guard.locked_until:
-        return "THROTTLED"
+        return RESULT_THROTTLED
     if auth.spent:
-        return "EXPIRED"
+        return RESULT_EXPIRED
     if auth.wrong >= PIN_WRONG_LIMIT:
-        return "THROTTLED"
+        return RESULT_THROTTLED
     if now >= auth.sent_at + PIN_TTL:
-        return "EXPIRED"
+        return RESULT_EXPIRED
     if hmac.compare_digest(secret_bytes(token), auth.pin.encode("ascii")):
         auth.spent, user.guard.streak = True, 0
-        return "VERIFIED"
+        return RESULT_VERIFIED
     auth.wrong += 1
     _count_wrong(user.guard, now)
-    return "INVALID"
+    return RESULT_INVALID
 
 
 def check_totp(user: UserRecord, token: str, now: float) -> str:
     app = user.app
     if now < user.guard.locked_until:
-        return "THROTTLED"
+        return RESULT_THROTTLED
     if app is None:
-        return "INVALID"  # nothing to guess against: not counted as a wrong try
+        return RESULT_INVALID  # nothing to guess against: not counted as a wrong try
     if now < app.throttled_until:
-        return "THROTTLED"
+        return RESULT_THROTTLED
     step = _totp.matching_step(app.secret, token, now)
     if step is not None and (app.last_step is None or step > app.last_step):
         app.last_step, app.streak, user.guard.streak = step, 0, 0
-        return "VERIFIED"
+        return RESULT_VERIFIED
     app.streak += 1  # a wrong code and a replayed one count alike
     if app.streak >= TOTP_WRONG_LIMIT:
         app.streak, app.throttled_until = 0, now + TOTP_THROTTLE
     _count_wrong(user.guard, now)
-    return "INVALID"
+    return RESULT_INVALID

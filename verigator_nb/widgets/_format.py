@@ -10,7 +10,13 @@ import re
 from html import escape, unescape
 
 from verigator_nb.errors import VerigatorError
-from verigator_nb.models import Initiation, Verification
+from verigator_nb.models import (
+    RESULT_EXPIRED,
+    RESULT_INVALID,
+    RESULT_THROTTLED,
+    Initiation,
+    Verification,
+)
 
 __all__ = [
     "REASONS",
@@ -22,9 +28,9 @@ __all__ = [
 ]
 
 REASONS = {
-    "INVALID": "wrong PIN",
-    "EXPIRED": "PIN expired or already used",
-    "THROTTLED": "too many wrong attempts, try later",
+    RESULT_INVALID: "wrong PIN",
+    RESULT_EXPIRED: "PIN expired or already used",
+    RESULT_THROTTLED: "too many wrong attempts, try later",
 }
 
 _COLOURS = {"ok": "#1a7f37", "bad": "#cf222e", "info": "#57606a", "warn": "#9a6700"}

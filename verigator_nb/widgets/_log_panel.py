@@ -9,19 +9,30 @@ import pandas as pd
 
 from verigator_nb import analysis
 from verigator_nb.log import OutcomeLog
+from verigator_nb.schema import (
+    ACTION,
+    ATTEMPT,
+    ERROR,
+    FALLBACK,
+    METHOD,
+    REQUESTED_METHOD,
+    RESULT,
+    TS,
+    VERIFIED,
+)
 
 __all__ = ["LogPanel"]
 
 _SHOWN = [
-    "ts",
-    "action",
-    "requested_method",
-    "method",
-    "fallback",
-    "attempt",
-    "verified",
-    "result",
-    "error",
+    TS,
+    ACTION,
+    REQUESTED_METHOD,
+    METHOD,
+    FALLBACK,
+    ATTEMPT,
+    VERIFIED,
+    RESULT,
+    ERROR,
 ]
 
 
@@ -51,8 +62,8 @@ class LogPanel(widgets.VBox):
 
 def _rates_text(frame: pd.DataFrame) -> str:
     parts = [
-        _rate("session success", analysis.success_rate(frame, per="session")),
-        _rate("attempt success", analysis.success_rate(frame, per="attempt")),
+        _rate("session success", analysis.success_rate(frame, per=analysis.PER_SESSION)),
+        _rate("attempt success", analysis.success_rate(frame, per=analysis.PER_ATTEMPT)),
         _rate("TOTP→SMS fallback", analysis.fallback_rate(frame)),
     ]
     return f"{len(frame)} calls · " + " · ".join(parts)

@@ -5,26 +5,8 @@ options keyword-only, checks the columns it needs up front (``ValueError`` namin
 missing), never changes its input and returns a new frame. They are vectorised: a log of
 millions of rows costs a few group-bys, never a Python loop over rows.
 
-Definitions, written once (``docs/metrics.md`` says the same; the report prints them):
-
-- A **session** is one ``initiate`` row and the ``verify`` rows sharing its ``session_id``.
-  Session metrics count initiate rows; a verify row whose initiate is not in the frame counts
-  in the per-call metrics only. Sessions are grouped by their initiate row's columns (and its
-  ``ts`` for periods), so the verify-only columns ``verified``, ``result`` and ``attempt``
-  cannot group sessions.
-- **session success rate** = sessions with at least one verify whose ``verified`` is true /
-  sessions. An initiate that failed (``error`` set) is a session that did not succeed.
-- **attempt success rate** = verify calls with ``verified`` true / verify calls that got an
-  answer (``verified`` not NA).
-- **fallback rate** = initiate calls with ``requested_method`` totp and ``method`` sms /
-  initiate calls with ``requested_method`` totp that got an answer (``method`` not NA).
-- **failure reasons**: the failed verify calls (``verified`` not true) by reason: the
-  ``result`` (INVALID / EXPIRED / THROTTLED) when the server answered, else the ``error``
-  class name, else ``UNKNOWN``; share = calls with that reason / failed verify calls.
-- **attempts to success**: for each verified session, the smallest ``attempt`` among its
-  verified verify calls (the first verified verify).
-- **time to verify**: for each verified session, the first verified verify's ``ts`` minus the
-  session's initiate ``ts``, in seconds.
+What each metric means is data in ``verigator_nb.analysis._definitions`` (the report and
+``docs/metrics.md`` render it from there); the functions below compute exactly that.
 
 Grouping: ``by`` is None, a column name or a list of columns; ``period`` ("D", "W" or "M")
 adds a ``period`` column, the UTC start of the row's day, ISO week (Monday) or month. A
@@ -43,18 +25,14 @@ from functools import partial
 
 import pandas as pd
 
-from verigator_nb._frames import (
-    FUNNEL_STAGES,
-    as_columns,
-    distribution_table,
-    funnel_long,
-    group_keys,
-    rate_table,
-    reason_table,
-    require,
+from verigator_nb.analysis._definitions import (
+    ATTEMPT_SUCCESS,
+    FALLBACK_RATE,
+    METRIC_LABELS,
+    SESSION_SUCCESS,
 )
-from verigator_nb._periods import compare_tables
-from verigator_nb._rows import (
+from verigator_nb.analysis._periods import compare_tables
+from verigator_nb.analysis._rows import (
     check_session_by,
     floats,
     is_action,
@@ -65,6 +43,30 @@ from verigator_nb._rows import (
     sessions_frame,
     ts_columns,
 )
+from verigator_nb.analysis._tables import (
+    FUNNEL_STAGES,
+    as_columns,
+    distribution_table,
+    funnel_long,
+    group_keys,
+    rate_table,
+    reason_table,
+    require,
+)
+from verigator_nb.models import METHOD_SMS, METHOD_TOTP
+from verigator_nb.schema import (
+    ACTION,
+    ATTEMPT,
+    ERROR,
+    INITIATE,
+    METHOD,
+    REQUESTED_METHOD,
+    RESULT,
+    SESSION_ID,
+    TS,
+    VERIFIED,
+    VERIFY,
+)
 
 __all__ = [
     "FUNNEL_STAGES",
@@ -74,6 +76,7 @@ __all__ = [
     "failure_reasons",
     "fallback_rate",
     "funnel",
+    "metric_table",
     "success_rate",
     "time_to_verify",
     "verified_sessions",
@@ -81,11 +84,16 @@ __all__ = [
 
 By = str | Sequence[str] | None
 
-METRICS = ("session_success", "attempt_success", "fallback")
+METRICS = tuple(METRIC_LABELS)
+
+# What ``success_rate(per=...)`` counts: sessions, or verify calls.
+PER_SESSION = "session"
+PER_ATTEMPT = "attempt"  # not a column: the per= mode
+PERS = (PER_SESSION, PER_ATTEMPT)
 
 
 def success_rate(
-    df: pd.DataFrame, *, by: By = None, period: str | None = None, per: str = "session"
+    df: pd.DataFrame, *, by: By = None, period: str | None = None, per: str = PER_SESSION
 ) -> pd.DataFrame:
     """Session (``per="session"``) or attempt (``per="attempt"``) success rate, per group.
 
@@ -108,14 +116,14 @@ def success_rate(
     """
     columns = as_columns(by)
     keys = group_keys(columns, period)
-    if per == "session":
+    if per == PER_SESSION:
         return rate_table(sessions_frame(df, columns, period, "success_rate"), keys, "_verified")
-    if per != "attempt":
+    if per != PER_ATTEMPT:
         raise ValueError(f"per must be 'session' or 'attempt', not {per!r}")
-    require(df, ["action", "verified", *columns, *ts_columns(period)], where="success_rate")
-    answered = is_action(df, "verify") & df["verified"].notna().to_numpy(dtype=bool)
-    calls = pick_rows(df, answered, [*columns, "verified"], period)
-    return rate_table(calls.assign(_ok=is_true(calls["verified"])), keys, "_ok")
+    require(df, [ACTION, VERIFIED, *columns, *ts_columns(period)], where="success_rate")
+    answered = is_action(df, VERIFY) & df[VERIFIED].notna().to_numpy(dtype=bool)
+    calls = pick_rows(df, answered, [*columns, VERIFIED], period)
+    return rate_table(calls.assign(_ok=is_true(calls[VERIFIED])), keys, "_ok")
 
 
 def fallback_rate(df: pd.DataFrame, *, by: By = None, period: str | None = None) -> pd.DataFrame:
@@ -134,13 +142,13 @@ def fallback_rate(df: pd.DataFrame, *, by: By = None, period: str | None = None)
     """
     columns = as_columns(by)
     keys = group_keys(columns, period)
-    needed = ["action", "requested_method", "method", *columns, *ts_columns(period)]
+    needed = [ACTION, REQUESTED_METHOD, METHOD, *columns, *ts_columns(period)]
     require(df, needed, where="fallback_rate")
     check_session_by(columns, "fallback_rate")
-    asked_totp = (df["requested_method"] == "totp").to_numpy(dtype=bool, na_value=False)
-    mask = is_action(df, "initiate") & asked_totp & df["method"].notna().to_numpy(dtype=bool)
-    calls = pick_rows(df, mask, [*columns, "method"], period)
-    fell_back = (calls["method"] == "sms").to_numpy(dtype=bool, na_value=False)
+    asked_totp = (df[REQUESTED_METHOD] == METHOD_TOTP).to_numpy(dtype=bool, na_value=False)
+    mask = is_action(df, INITIATE) & asked_totp & df[METHOD].notna().to_numpy(dtype=bool)
+    calls = pick_rows(df, mask, [*columns, METHOD], period)
+    fell_back = (calls[METHOD] == METHOD_SMS).to_numpy(dtype=bool, na_value=False)
     return rate_table(calls.assign(_sms=fell_back), keys, "_sms")
 
 
@@ -166,11 +174,11 @@ def failure_reasons(df: pd.DataFrame, *, by: By = None, period: str | None = Non
     """  # noqa: E501
     columns = as_columns(by)
     keys = group_keys(columns, period)
-    needed = ["action", "verified", "result", "error", *columns, *ts_columns(period)]
+    needed = [ACTION, VERIFIED, RESULT, ERROR, *columns, *ts_columns(period)]
     require(df, needed, where="failure_reasons")
-    mask = is_action(df, "verify") & ~is_true(df["verified"])
-    failed = pick_rows(df, mask, [*columns, "result", "error"], period)
-    failed = failed[keys].assign(reason=_reason(failed["result"], failed["error"]))
+    mask = is_action(df, VERIFY) & ~is_true(df[VERIFIED])
+    failed = pick_rows(df, mask, [*columns, RESULT, ERROR], period)
+    failed = failed[keys].assign(reason=_reason(failed[RESULT], failed[ERROR]))
     grouped = failed.groupby([*keys, "reason"], observed=True, dropna=False, sort=True)
     return reason_table(grouped.size().rename("n").reset_index(), keys)
 
@@ -197,26 +205,24 @@ def verified_sessions(
     keys = group_keys(columns, period)
     require(
         df,
-        ["action", "session_id", "verified", "attempt", "ts", *columns],
+        [ACTION, SESSION_ID, VERIFIED, ATTEMPT, TS, *columns],
         where="verified_sessions",
     )
     check_session_by(columns, "verified_sessions")
     codes, _ = session_codes(df)
-    stamps = micros(df["ts"])
-    ok = is_action(df, "verify") & is_true(df["verified"]) & (codes >= 0)
+    stamps = micros(df[TS])
+    ok = is_action(df, VERIFY) & is_true(df[VERIFIED]) & (codes >= 0)
     first = (
-        pd.DataFrame(
-            {"code": codes[ok], "first": stamps[ok], "attempts": floats(df["attempt"])[ok]}
-        )
+        pd.DataFrame({"code": codes[ok], "first": stamps[ok], "attempts": floats(df[ATTEMPT])[ok]})
         .groupby("code", sort=False)
         .min()
     )
-    initiate = is_action(df, "initiate")
+    initiate = is_action(df, INITIATE)
     found = first.reindex(codes[initiate])
     keep = found["first"].notna().to_numpy()
-    picked = pick_rows(df, initiate, ["session_id", *columns], period).loc[keep]
+    picked = pick_rows(df, initiate, [SESSION_ID, *columns], period).loc[keep]
     seconds = (found["first"].to_numpy()[keep] - stamps[initiate][keep]) / 1e6
-    out = picked[list(dict.fromkeys(["session_id", *keys]))].assign(
+    out = picked[list(dict.fromkeys([SESSION_ID, *keys]))].assign(
         attempts=found["attempts"].to_numpy()[keep], seconds=seconds
     )
     out["attempts"] = out["attempts"].astype("Int64")
@@ -297,16 +303,16 @@ def funnel(df: pd.DataFrame, *, by: By = None, period: str | None = None) -> pd.
 
 
 _METRIC_TABLES: dict[str, Callable[..., pd.DataFrame]] = {
-    "session_success": partial(success_rate, per="session"),
-    "attempt_success": partial(success_rate, per="attempt"),
-    "fallback": fallback_rate,
+    SESSION_SUCCESS: partial(success_rate, per=PER_SESSION),
+    ATTEMPT_SUCCESS: partial(success_rate, per=PER_ATTEMPT),
+    FALLBACK_RATE: fallback_rate,
 }
 
 
 def compare_periods(
     df: pd.DataFrame,
     *,
-    metric: str = "session_success",
+    metric: str = SESSION_SUCCESS,
     period: str = "W",
     by: By = None,
     current: str | datetime | pd.Timestamp | None = None,
@@ -332,9 +338,16 @@ def compare_periods(
         >>> float(row["previous_rate"]), float(row["current_rate"]), bool(row["significant"])
         (0.0, 1.0, False)
     """
-    if metric not in _METRIC_TABLES:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
     if period is None:
         raise ValueError("compare_periods needs a period: 'D', 'W' or 'M'")
-    table = _METRIC_TABLES[metric](df, by=by, period=period)
+    table = metric_table(df, metric, by=by, period=period)
     return compare_tables(table, by=as_columns(by), period=period, current=current)
+
+
+def metric_table(
+    df: pd.DataFrame, metric: str, *, by: By = None, period: str | None = None
+) -> pd.DataFrame:
+    """The rate table of the rate metric named ``metric`` (one of ``METRICS``), per group."""
+    if metric not in _METRIC_TABLES:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    return _METRIC_TABLES[metric](df, by=by, period=period)

@@ -17,11 +17,9 @@ key that is not a column is refused, so a PIN, secret or password has nowhere to
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
-import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -30,7 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from verigator_nb._row_checks import FROM_TEXT, KNOWN_COLUMNS, clean_row
+from verigator_nb.log._atomic import fsync_directory, write_atomically
+from verigator_nb.log._row_checks import FROM_TEXT, KNOWN_COLUMNS, clean_row
 from verigator_nb.schema import COLUMN_NAMES, to_frame
 
 __all__ = ["LogFormatError", "OutcomeLog"]
@@ -101,35 +100,6 @@ def _cut_torn_tail(fd: int) -> None:
     os.ftruncate(fd, 0)
 
 
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _export(path: str | os.PathLike[str], write: Callable[[str], object]) -> None:
-    """Write through ``write(temp_path)`` beside ``path``, fsync, and ``os.replace`` into place."""
-    target = os.path.abspath(os.fspath(path))
-    directory, name = os.path.split(target)
-    temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
-    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
-    try:
-        write(temp)
-        fd = os.open(temp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    _fsync_directory(directory)
-
-
 def _records(path: str, records: Iterable[Mapping[str, Any]], first: int) -> list[dict[str, Any]]:
     rows = []
     for number, record in enumerate(records, first):
@@ -195,7 +165,7 @@ class OutcomeLog:
         self._close_fd = weakref.finalize(self, os.close, fd)
         if created:
             if self._fsync:
-                _fsync_directory(os.path.dirname(os.path.abspath(path)))
+                fsync_directory(os.path.dirname(os.path.abspath(path)))
             return
         try:
             with open(fd, "rb", closefd=False) as stream:
@@ -296,12 +266,14 @@ class OutcomeLog:
     def to_parquet(self, path: str | os.PathLike[str]) -> None:
         """Write a Parquet snapshot atomically: ``path`` is the old file or the new, never half."""
         frame = self.df
-        _export(path, lambda temp: frame.to_parquet(temp, index=False))
+        write_atomically(path, lambda temp: frame.to_parquet(temp, index=False))
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write a CSV snapshot atomically (times as ISO 8601 UTC); read it with ``load``."""
         frame = self.df
-        _export(path, lambda temp: frame.to_csv(temp, index=False, date_format=_CSV_TIME_FORMAT))
+        write_atomically(
+            path, lambda temp: frame.to_csv(temp, index=False, date_format=_CSV_TIME_FORMAT)
+        )
 
     def close(self) -> None:
         """Close the file (idempotent); later appends raise ``ValueError``."""

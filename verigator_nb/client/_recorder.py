@@ -17,6 +17,30 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from verigator_nb.errors import VerigatorError
+from verigator_nb.models import Initiation, Verification
+from verigator_nb.schema import (
+    ACTION,
+    ATTEMPT,
+    AUTH_ID,
+    COUNTRY,
+    ENDPOINT,
+    ERROR,
+    EVENT_ID,
+    FALLBACK,
+    HTTP_STATUS,
+    INITIATE,
+    LATENCY_MS,
+    METHOD,
+    REQUESTED_METHOD,
+    RESULT,
+    SERVICE_ID,
+    SESSION_ID,
+    TAGS,
+    TS,
+    USER_ID,
+    VERIFIED,
+    VERIFY,
+)
 
 __all__ = ["PendingRow", "Recorder", "RowSink", "utc_now"]
 
@@ -41,14 +65,35 @@ class PendingRow:
         self._fields = fields
         self._started = time.perf_counter()
 
-    def succeeded(self, http_status: int, **outcome: Any) -> None:
-        """Record an answered call with its outcome columns (method, verified, result...)."""
-        self._recorder.emit({**self._fields, **outcome, "http_status": http_status}, self._started)
+    def initiated(self, http_status: int, initiation: Initiation) -> None:
+        """Record an answered initiate: the method the server used, fallback, ``auth_id``."""
+        self._finish(
+            http_status,
+            {
+                METHOD: initiation.method,
+                FALLBACK: initiation.fallback,
+                AUTH_ID: initiation.auth_id,
+            },
+        )
+
+    def checked(self, http_status: int, verification: Verification) -> None:
+        """Record an answered verify: the method checked, ``verified`` and the result."""
+        self._finish(
+            http_status,
+            {
+                METHOD: verification.method,
+                VERIFIED: verification.verified,
+                RESULT: verification.result,
+            },
+        )
+
+    def _finish(self, http_status: int, outcome: dict[str, Any]) -> None:
+        self._recorder.emit({**self._fields, **outcome, HTTP_STATUS: http_status}, self._started)
 
     def failed(self, error: VerigatorError) -> None:
         """Record a call that raised: its error class and the status, if any answer came."""
         self._recorder.emit(
-            {**self._fields, "error": type(error).__name__, "http_status": error.status},
+            {**self._fields, ERROR: type(error).__name__, HTTP_STATUS: error.status},
             self._started,
         )
 
@@ -59,7 +104,7 @@ class _NotRecorded(PendingRow):
     def __init__(self) -> None:
         pass
 
-    def succeeded(self, http_status: int, **outcome: Any) -> None:
+    def _finish(self, http_status: int, outcome: dict[str, Any]) -> None:
         pass
 
     def failed(self, error: VerigatorError) -> None:
@@ -122,28 +167,46 @@ class Recorder:
         if country:
             self._countries[user_id] = country
 
-    def start(self, action: str, service_id: str, user_id: str, **fields: Any) -> PendingRow:
-        """Begin a row; for a verify, numbers the attempt within its session."""
+    def start_initiate(
+        self, service_id: str, user_id: str, requested_method: str, session_id: str
+    ) -> PendingRow:
+        """Begin the row of an initiate call that opens session ``session_id``."""
+        fields = {REQUESTED_METHOD: requested_method, SESSION_ID: session_id}
+        return self._start(INITIATE, service_id, user_id, fields)
+
+    def start_verify(self, initiation: Initiation) -> PendingRow:
+        """Begin the row of a verify call answering ``initiation``, numbering its attempt."""
+        if self.sink is None:
+            return _NOT_RECORDED
+        fields = {
+            REQUESTED_METHOD: initiation.method,
+            AUTH_ID: initiation.auth_id,
+            SESSION_ID: initiation.session_id,
+            ATTEMPT: self._next_attempt(initiation.session_id),
+        }
+        return self._start(VERIFY, initiation.service_id, initiation.user_id, fields)
+
+    def _start(
+        self, action: str, service_id: str, user_id: str, fields: dict[str, Any]
+    ) -> PendingRow:
         if self.sink is None:
             return _NOT_RECORDED  # no log: keep the call path as thin as a bare request
-        if action == "verify":
-            fields["attempt"] = self._next_attempt(fields["session_id"])
         base = {
-            "event_id": self._new_id(),
-            "ts": self.clock(),
-            "service_id": service_id,
-            "user_id": user_id,
-            "action": action,
-            "endpoint": self.endpoint,
-            "country": self._countries.get(user_id),
-            "tags": self.tags,
+            EVENT_ID: self._new_id(),
+            TS: self.clock(),
+            SERVICE_ID: service_id,
+            USER_ID: user_id,
+            ACTION: action,
+            ENDPOINT: self.endpoint,
+            COUNTRY: self._countries.get(user_id),
+            TAGS: self.tags,
         }
         return PendingRow(self, {**base, **fields})
 
     def emit(self, row: dict[str, Any], started: float) -> None:
         """Finish a row with its latency and hand it to the sink."""
         if self.sink is not None:
-            row["latency_ms"] = (time.perf_counter() - started) * 1000.0
+            row[LATENCY_MS] = (time.perf_counter() - started) * 1000.0
             self.sink.append(row)
 
     def _next_attempt(self, session_id: str) -> int:

@@ -3,7 +3,7 @@
 ``build(source)`` returns an HTML document with inline CSS, tables from ``DataFrame.to_html``
 (escaping on) and charts embedded as base64 PNG: it opens offline and links nothing.
 ``source`` is an outcome-log DataFrame, a log file (``.jsonl``, ``.parquet``, ``.csv``), a
-partitioned Parquet dataset directory (queried in place by ``verigator_nb.scale``) or the
+partitioned Parquet dataset directory (queried in place by ``verigator_nb.analysis.scale``) or the
 ``SummaryTables`` from ``tables(...)``, to render one computation twice.
 """
 
@@ -14,24 +14,23 @@ import html
 import io
 import os
 import re
-import sys
-import tempfile
 from pathlib import Path
 from typing import TypeAlias
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from verigator_nb import analysis, plots
-from verigator_nb._summary import HEADLINE_LABELS, SummaryTables, from_frame
-from verigator_nb.log import OutcomeLog
+from verigator_nb.analysis import DEFINITIONS, METRIC_LABELS, PERIOD_NAMES, FrameEngine
+from verigator_nb.log import OutcomeLog, write_atomically
+from verigator_nb.report import plots
+from verigator_nb.report._format import percent
+from verigator_nb.report._summary import COMPARISON_PERIOD, SummaryTables, summary_tables
 
-__all__ = ["Source", "build", "definitions", "report_command", "summary", "tables", "write"]
+__all__ = ["Source", "build", "definitions", "tables", "write"]
 
 Source: TypeAlias = pd.DataFrame | SummaryTables | str | os.PathLike[str]
-
+_COMPARED = PERIOD_NAMES[COMPARISON_PERIOD]
 _PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout|change)$")
-_PERIOD_NAMES = {"D": "day", "W": "week", "M": "month"}
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; }
@@ -51,22 +50,20 @@ def tables(source: Source) -> SummaryTables:
     if isinstance(source, SummaryTables):
         return source
     if isinstance(source, pd.DataFrame):
-        return from_frame(source)
+        return summary_tables(FrameEngine(source))
     path = Path(source)
     if path.is_dir():
-        from verigator_nb import scale  # the DuckDB path, only needed for datasets
+        from verigator_nb.analysis import scale  # DuckDB, only needed for datasets
 
-        return scale.summary_tables(path)
+        with scale.open_dataset(path) as data:
+            return summary_tables(data)
     with OutcomeLog.load(path) as log:  # .jsonl, .csv or .parquet; closes the file again
-        return from_frame(log.df)
+        return summary_tables(FrameEngine(log.df))
 
 
 def definitions() -> list[str]:
-    """The metric definitions, read from ``verigator_nb.analysis``'s docstring (their one home)."""
-    text = (analysis.__doc__ or "").split("Definitions, written once", 1)[-1]
-    block = text.split("\n\n")[1] if "\n\n" in text else ""
-    items = re.split(r"\n- ", "\n" + block.strip())
-    return [" ".join(item.split()) for item in items if item.strip()]
+    """The metric definitions as light-Markdown sentences, from ``analysis.DEFINITIONS``."""
+    return [definition.sentence() for definition in DEFINITIONS]
 
 
 def _inline(text: str) -> str:
@@ -75,17 +72,13 @@ def _inline(text: str) -> str:
     return re.sub(r"``(.+?)``", r"<code>\1</code>", escaped)
 
 
-def _percent(value: object) -> str:
-    return "–" if pd.isna(value) else f"{float(value):.1%}"  # type: ignore[arg-type]
-
-
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy for people: rates as percentages, periods as dates, counts with separators."""
     shown = frame.copy()
     for column in shown.columns:
         values = shown[column]
         if _PERCENT.search(column) and pd.api.types.is_numeric_dtype(values):
-            shown[column] = values.map(_percent).astype(object)
+            shown[column] = values.map(percent).astype(object)
         elif isinstance(values.dtype, pd.DatetimeTZDtype):
             shown[column] = values.dt.strftime("%Y-%m-%d").astype(object)
         elif pd.api.types.is_float_dtype(values):
@@ -109,11 +102,11 @@ def _image(figure: Figure, alt: str) -> str:
 
 def _comparison(table: pd.DataFrame) -> pd.DataFrame:
     """The period comparison, one readable cell per side: rate (interval), n."""
-    shown = pd.DataFrame({"metric": table["metric"].map(lambda m: HEADLINE_LABELS.get(m, m))})
+    shown = pd.DataFrame({"metric": table["metric"].map(lambda m: METRIC_LABELS.get(m, m))})
     for side in ("previous", "current"):
-        shown[f"{side} week"] = table[f"{side}_period"].dt.strftime("%Y-%m-%d")
+        shown[f"{side} {_COMPARED}"] = table[f"{side}_period"].dt.strftime("%Y-%m-%d")
         shown[side] = [
-            f"{_percent(r)} ({_percent(lo)} – {_percent(hi)}), n={n:,}"
+            f"{percent(r)} ({percent(lo)} – {percent(hi)}), n={n:,}"
             for r, lo, hi, n in zip(
                 table[f"{side}_rate"], table[f"{side}_ci_low"], table[f"{side}_ci_high"],
                 table[f"{side}_n"], strict=True,
@@ -134,18 +127,18 @@ def _section(anchor: str, heading: str, *parts: str) -> str:
 def _headline(t: SummaryTables) -> str:
     cards = []
     for row in t.headline.itertuples(index=False):
-        label = HEADLINE_LABELS.get(str(row.metric), str(row.metric))
+        label = METRIC_LABELS.get(str(row.metric), str(row.metric))
         cards.append(
             f'<div class="card"><div>{html.escape(label)}</div>'
-            f'<div class="value">{_percent(row.rate)}</div>'
-            f'<div class="ci">95% CI {_percent(row.ci_low)} – {_percent(row.ci_high)}, '
+            f'<div class="value">{percent(row.rate)}</div>'
+            f'<div class="ci">95% CI {percent(row.ci_low)} – {percent(row.ci_high)}, '
             f"{int(row.successes):,} of {int(row.n):,}</div></div>"
         )
     return _section("headline", "Headline", f'<div class="cards">{"".join(cards)}</div>')
 
 
 def _sections(t: SummaryTables) -> list[str]:
-    period = _PERIOD_NAMES[t.trend_period]
+    period = PERIOD_NAMES[t.trend_period]
     return [
         _headline(t),
         _section(
@@ -191,9 +184,9 @@ def _sections(t: SummaryTables) -> list[str]:
         ),
         _section(
             "comparison",
-            "This week against last week",
-            "<p>Significant: the two 95 % intervals do not overlap. The latest week may not "
-            "be over yet.</p>",
+            f"This {_COMPARED} against the last",
+            "<p>Significant: the two 95 % intervals do not overlap. The latest "
+            f"{_COMPARED} may not be over yet.</p>",
             _table(_comparison(t.comparison)),
         ),
         _section(
@@ -229,55 +222,9 @@ def build(source: Source, *, title: str = "Verigator verification report") -> st
 def write(
     source: Source, path: str | os.PathLike[str], *, title: str = "Verigator verification report"
 ) -> Path:
-    """Write ``build(source)`` to ``path`` atomically (a temporary file in the same directory,
-    then ``os.replace``): readers see the old report or the new one, never half of one."""
+    """Write ``build(source)`` to ``path`` atomically: readers see the old report or the new
+    one, never half of one (``verigator_nb.log.write_atomically``)."""
     target = Path(path)
     document = build(source, title=title)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(document)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda temp: Path(temp).write_text(document, encoding="utf-8"))
     return target
-
-
-def _top(table: pd.DataFrame, label: str, value: str, limit: int = 3) -> str:
-    parts = [
-        f"{'(none)' if pd.isna(row[label]) else row[label]} {_percent(row[value])}"
-        + (f" (n={int(row['n']):,})" if value == "rate" else "")
-        for _, row in table.head(limit).iterrows()
-    ]
-    return "; ".join(parts) or "none"
-
-
-def summary(source: Source) -> str:
-    """A few lines of plain text for a terminal: success by method, fallback, top failures."""
-    t = tables(source)
-    lines = [f"{t.rows:,} calls, {t.sessions:,} sessions"]
-    for row in t.headline.itertuples(index=False):
-        lines.append(
-            f"{HEADLINE_LABELS[str(row.metric)]}: {_percent(row.rate)} "
-            f"(95% CI {_percent(row.ci_low)}–{_percent(row.ci_high)}, n={int(row.n):,})"
-        )
-    lines.append(f"Session success by method: {_top(t.session_by_method, 'method', 'rate', 9)}")
-    lines.append(f"Top failure reasons: {_top(t.failure_reasons, 'reason', 'share')}")
-    return "\n".join(lines)
-
-
-def report_command(log_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> int:
-    """``verigator-nb report LOG --out FILE``: write the report, print the summary; 0 on
-    success, 1 (with a one-line message on stderr) when the log cannot be read."""
-    try:
-        t = tables(log_path)
-    except (OSError, ValueError) as exc:
-        print(f"verigator-nb report: {exc}", file=sys.stderr)
-        return 1
-    written = write(t, out_path)
-    print(summary(t))
-    print(f"report written to {written}")
-    return 0

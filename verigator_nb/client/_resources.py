@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import phonenumbers
 
-from verigator_nb._args import E164, field, parse_time, require_text, segment
+from verigator_nb.client._args import E164, field, parse_time, require_text, segment
+from verigator_nb.client._recorder import Recorder
+from verigator_nb.client._transport import Transport
 from verigator_nb.models import Service, User
-
-if TYPE_CHECKING:
-    from verigator_nb.client import Api
 
 __all__ = ["Services", "Users", "user_path"]
 
@@ -18,22 +17,25 @@ __all__ = ["Services", "Users", "user_path"]
 class Services:
     """``api.services``: create, get and delete services."""
 
-    def __init__(self, api: Api) -> None:
-        self._api = api
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self._transport.request(method, path, body)[1]
 
     def create(self, domain: str, name: str) -> Service:
         """Register a service; ``name`` is the issuer the authenticator app shows."""
         body = {"fqdn": require_text("domain", domain), "name": require_text("name", name)}
-        return self._service(self._api.request("POST", "/v1/service/service", body))
+        return self._service(self._request("POST", "/v1/service/service", body))
 
     def get(self, id: str) -> Service:
         """Fetch one service by id."""
         path = f"/v1/service/service/{segment('id', id)}"
-        return self._service(self._api.request("GET", path))
+        return self._service(self._request("GET", path))
 
     def delete(self, id: str) -> None:
         """Delete a service (the server refuses while it still has users)."""
-        self._api.request("DELETE", f"/v1/service/service/{segment('id', id)}")
+        self._request("DELETE", f"/v1/service/service/{segment('id', id)}")
 
     @staticmethod
     def _service(payload: Any) -> Service:
@@ -44,33 +46,41 @@ class Services:
 
 
 class Users:
-    """``api.users``: create, get, list and delete a service's users."""
+    """``api.users``: create, get, list and delete a service's users.
 
-    def __init__(self, api: Api) -> None:
-        self._api = api
+    Creating a user tells ``recorder`` the region of its phone number, so the user's outcome
+    rows carry a country (the number itself is never kept).
+    """
+
+    def __init__(self, transport: Transport, recorder: Recorder) -> None:
+        self._transport = transport
+        self._recorder = recorder
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self._transport.request(method, path, body)[1]
 
     def create(self, service_id: str, number: str, username: str) -> User:
         """Add a user with an E.164 phone number (``+`` and country code, 7-15 digits)."""
         if not isinstance(number, str) or not E164.fullmatch(number):
             raise ValueError("number must be + followed by 7 to 15 digits, country code first")
         body = {"id_in_service": require_text("username", username), "phone_number": number}
-        user = self._user(self._api.request("POST", self._path(service_id), body))
-        self._api._recorder.remember_country(user.id, _region_of(number))
+        user = self._user(self._request("POST", self._path(service_id), body))
+        self._recorder.remember_country(user.id, _region_of(number))
         return user
 
     def get(self, service_id: str, id: str) -> User:
         """Fetch one user."""
-        return self._user(self._api.request("GET", f"{self._path(service_id)}/{segment('id', id)}"))
+        return self._user(self._request("GET", f"{self._path(service_id)}/{segment('id', id)}"))
 
     def get_all(self, service_id: str) -> list[User]:
         """Every user of the service, in creation order."""
-        payload = self._api.request("GET", self._path(service_id))
+        payload = self._request("GET", self._path(service_id))
         users = field(payload, "users", self._path(service_id))
         return [self._user(item) for item in users]
 
     def delete(self, service_id: str, id: str) -> None:
         """Delete a user and its pending authentications."""
-        self._api.request("DELETE", f"{self._path(service_id)}/{segment('id', id)}")
+        self._request("DELETE", f"{self._path(service_id)}/{segment('id', id)}")
 
     @staticmethod
     def _path(service_id: str) -> str:

@@ -7,15 +7,26 @@ value DuckDB's ``date_trunc('day' | 'week' | 'month', ts)`` gives in a UTC sessi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Final
 
 import pandas as pd
 
-from verigator_nb._stats import add_rate
+from verigator_nb.analysis._stats import add_rate
 
-__all__ = ["PERIODS", "check_period", "compare_tables", "period_start", "shift_period"]
+__all__ = [
+    "PERIODS",
+    "PERIOD_NAMES",
+    "check_period",
+    "compare_tables",
+    "period_start",
+    "shift_period",
+]
 
-PERIODS = ("D", "W", "M")
+# The calendar periods, by the code every ``period=`` takes, with the word people read.
+PERIOD_NAMES: Final[Mapping[str, str]] = {"D": "day", "W": "week", "M": "month"}
+PERIODS: Final = tuple(PERIOD_NAMES)
 
 _TS_DTYPE = "datetime64[us, UTC]"
 

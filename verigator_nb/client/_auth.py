@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from verigator_nb._args import METHODS, field, require_method, require_text, segment
-from verigator_nb._recorder import PendingRow
-from verigator_nb._resources import user_path
+from verigator_nb.client._args import METHODS, field, require_method, require_text, segment
+from verigator_nb.client._recorder import PendingRow, Recorder
+from verigator_nb.client._resources import user_path
+from verigator_nb.client._transport import Transport
 from verigator_nb.errors import InvalidResponseError, VerigatorError
-from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Verification
-
-if TYPE_CHECKING:
-    from verigator_nb.client import Api
+from verigator_nb.models import METHOD_SMS, METHOD_TOTP, RESULT_VERIFIED, Initiation, Verification
 
 __all__ = ["Auth"]
 
@@ -25,8 +23,9 @@ class Auth:
     METHOD_TOTP = METHOD_TOTP
     METHOD_SMS = METHOD_SMS
 
-    def __init__(self, api: Api) -> None:
-        self._api = api
+    def __init__(self, transport: Transport, recorder: Recorder) -> None:
+        self._transport = transport
+        self._recorder = recorder
         self._latest: dict[tuple[str, str], Initiation] = {}
 
     def initiate(self, service_id: str, user_id: str, method: str) -> Initiation:
@@ -37,10 +36,8 @@ class Auth:
         """
         path = f"{user_path(service_id)}/{segment('user_id', user_id)}/auth"
         requested = require_method(method)
-        session_id = self._api._recorder.new_session_id()
-        pending = self._api._recorder.start(
-            "initiate", service_id, user_id, requested_method=requested, session_id=session_id
-        )
+        session_id = self._recorder.new_session_id()
+        pending = self._recorder.start_initiate(service_id, user_id, requested, session_id)
         status, initiation = self._call(
             pending,
             "POST",
@@ -50,12 +47,7 @@ class Auth:
                 payload, service_id, user_id, requested, session_id, path
             ),
         )
-        pending.succeeded(
-            status,
-            method=initiation.method,
-            fallback=initiation.fallback,
-            auth_id=initiation.auth_id,
-        )
+        pending.initiated(status, initiation)
         self._latest[(service_id, user_id)] = initiation
         return initiation
 
@@ -79,14 +71,7 @@ class Auth:
         body = {"method": initiation.method, "token": token}
         if initiation.method == METHOD_SMS and initiation.auth_id:
             body["auth_id"] = initiation.auth_id
-        pending = self._api._recorder.start(
-            "verify",
-            initiation.service_id,
-            initiation.user_id,
-            requested_method=initiation.method,
-            auth_id=initiation.auth_id,
-            session_id=initiation.session_id,
-        )
+        pending = self._recorder.start_verify(initiation)
         status, verification = self._call(
             pending,
             "PUT",
@@ -94,12 +79,7 @@ class Auth:
             body,
             lambda payload, status: self._verification(payload, status, initiation.method, path),
         )
-        pending.succeeded(
-            status,
-            method=verification.method,
-            verified=verification.verified,
-            result=verification.result,
-        )
+        pending.checked(status, verification)
         return verification
 
     def _call(
@@ -112,7 +92,7 @@ class Auth:
     ) -> tuple[int, _Parsed]:
         """Send one call and parse its answer; a failure is recorded on ``pending``, then raised."""
         try:
-            status, payload = self._api._transport.request(method, path, body)
+            status, payload = self._transport.request(method, path, body)
             return status, parse(payload, status)
         except VerigatorError as exc:
             pending.failed(exc)
@@ -130,7 +110,7 @@ class Auth:
         token = self._require_token(third)
         key = (service_id, user_id)
         if key not in self._latest:
-            session_id = self._api._recorder.new_session_id()
+            session_id = self._recorder.new_session_id()
             self._latest[key] = Initiation(
                 service_id, user_id, METHOD_TOTP, METHOD_TOTP, None, session_id
             )
@@ -158,6 +138,6 @@ class Auth:
         detail = payload.get("status") if isinstance(payload.get("status"), dict) else {}
         if not isinstance(verified, bool):
             raise InvalidResponseError("answer's 'verified' is not a boolean", path=path)
-        result = detail.get("result") or ("VERIFIED" if verified else None)
+        result = detail.get("result") or (RESULT_VERIFIED if verified else None)
         method = payload.get("method") if payload.get("method") in METHODS else sent_method
         return Verification(verified, method, result, status, dict(detail))

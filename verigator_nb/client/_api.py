@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from verigator_nb._args import require_text
-from verigator_nb._auth import Auth
-from verigator_nb._recorder import Recorder, RowSink, utc_now
-from verigator_nb._resources import Services, Users
-from verigator_nb._transport import DEFAULT_TIMEOUT, Timeout, Transport, normalize_timeout
+from verigator_nb.client._args import require_text
+from verigator_nb.client._auth import Auth
+from verigator_nb.client._recorder import Recorder, RowSink, utc_now
+from verigator_nb.client._resources import Services, Users
+from verigator_nb.client._transport import DEFAULT_TIMEOUT, Timeout, Transport, normalize_timeout
 
 __all__ = ["DEFAULT_ENDPOINT", "Api"]
 
@@ -78,9 +78,13 @@ class Api:
             tags=tags if isinstance(tags, str) else ",".join(tags),
             id_seed=id_seed,
         )
-        self.services = Services(self)
-        self.users = Users(self)
-        self.auth = Auth(self)
+        self._bind()
+
+    def _bind(self) -> None:
+        """Give the namespaces what they use: the transport, and the recorder for rows."""
+        self.services = Services(self._transport)
+        self.users = Users(self._transport, self._recorder)
+        self.auth = Auth(self._transport, self._recorder)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Api:
@@ -106,7 +110,7 @@ class Api:
         """A client sharing this one's connections and settings that records to ``log``."""
         twin = copy.copy(self)
         twin._recorder = self._recorder.with_sink(log, tags=tags)
-        twin.services, twin.users, twin.auth = Services(twin), Users(twin), Auth(twin)
+        twin._bind()
         return twin
 
     def fork(self) -> Api:
@@ -114,8 +118,10 @@ class Api:
 
         A ``requests.Session`` is not thread-safe, so concurrent callers each take a fork.
         """
-        twin = self.with_log(self._recorder.sink)
+        twin = copy.copy(self)
+        twin._recorder = self._recorder.with_sink(self._recorder.sink)
         twin._transport = self._transport.fork()
+        twin._bind()
         return twin
 
     def request(

@@ -5,8 +5,8 @@
 readers pick up). The metric functions here take the dataset's root (or one Parquet file) and
 answer with the same frames as their namesakes in ``verigator_nb.analysis`` — same columns,
 dtypes and row order — computed by DuckDB SQL that reads only the columns it needs and
-spills to disk past ``memory_limit``. ``summary_tables(root)`` gives the report everything
-it shows, sharing one pass of session matching across the session metrics.
+spills to disk past ``memory_limit``. ``open_dataset(root)`` gives the ``Dataset`` engine the
+report computes all its tables on, sharing one pass of session matching between them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -24,25 +25,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from verigator_nb import _sql
-from verigator_nb._frames import as_columns, require
-from verigator_nb._periods import compare_tables
-from verigator_nb._rows import micros
-from verigator_nb._summary import COMPARISON_PERIOD, HEADLINE_LABELS, SummaryTables, label_rows
-from verigator_nb._summary import trend_period as _trend_period
-from verigator_nb.analysis import METRICS, By
-from verigator_nb.schema import COLUMN_NAMES
+from verigator_nb.analysis._definitions import SESSION_SUCCESS
+from verigator_nb.analysis._duckdb import Dataset, literal
+from verigator_nb.analysis._metrics import PER_SESSION, By
+from verigator_nb.analysis._periods import compare_tables
+from verigator_nb.analysis._rows import micros
+from verigator_nb.analysis._tables import as_columns, require
+from verigator_nb.log import write_atomically
+from verigator_nb.schema import COLUMN_NAMES, TS
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
+    "Dataset",
     "attempts_to_success",
     "compare_periods",
     "connect",
     "failure_reasons",
     "fallback_rate",
     "funnel",
+    "open_dataset",
     "success_rate",
-    "summary_tables",
     "time_to_verify",
     "write_dataset",
 ]
@@ -59,7 +61,7 @@ def write_dataset(df: pd.DataFrame, root: PathLike, *, prefix: str = "part") -> 
     """
     require(df, COLUMN_NAMES, where="write_dataset")
     frame = df[list(COLUMN_NAMES)]
-    days = micros(frame["ts"]) // 86_400_000_000
+    days = micros(frame[TS]) // 86_400_000_000
     order = np.argsort(days, kind="stable")
     bounds = np.flatnonzero(np.diff(days[order])) + 1
     written = []
@@ -68,19 +70,14 @@ def write_dataset(df: pd.DataFrame, root: PathLike, *, prefix: str = "part") -> 
         folder = Path(root) / f"date={day}"
         folder.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(frame.iloc[chunk], preserve_index=False)
-        written.append(_write_file(table, folder / f"{prefix}-{uuid.uuid4().hex}.parquet"))
+        target = folder / f"{prefix}-{uuid.uuid4().hex}.parquet"
+        write_atomically(target, partial(_write_parquet, table))
+        written.append(target)
     return written
 
 
-def _write_file(table: pa.Table, target: Path) -> Path:
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        pq.write_table(table, temp)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return target
+def _write_parquet(table: pa.Table, path: str) -> None:
+    pq.write_table(table, path)
 
 
 def connect(
@@ -90,7 +87,7 @@ def connect(
     directory beyond it), insertion order not preserved (it is not needed and costs memory)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET memory_limit = '{_sql.literal_text(memory_limit)}'")
+    con.execute(f"SET memory_limit = {literal(memory_limit)}")
     con.execute("SET preserve_insertion_order = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
@@ -98,11 +95,17 @@ def connect(
 
 
 @contextmanager
-def _opened(source: PathLike, con: duckdb.DuckDBPyConnection | None) -> Iterator[_sql.Dataset]:
+def open_dataset(
+    source: PathLike, *, con: duckdb.DuckDBPyConnection | None = None
+) -> Iterator[Dataset]:
+    """The dataset at ``source`` as a ``MetricEngine`` (``report`` computes its tables on it).
+
+    A connection is made (``connect()``) and closed again unless ``con`` is given.
+    """
     own = con is None
     connection = connect() if con is None else con
     try:
-        yield _sql.Dataset.open(connection, Path(source))
+        yield Dataset.open(connection, Path(source))
     finally:
         if own:
             connection.close()
@@ -113,12 +116,12 @@ def success_rate(
     *,
     by: By = None,
     period: str | None = None,
-    per: str = "session",
+    per: str = PER_SESSION,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """``analysis.success_rate`` over a Parquet dataset."""
-    with _opened(source, con) as data:
-        return data.success_rate(as_columns(by), period, per)
+    with open_dataset(source, con=con) as data:
+        return data.success_rate(by=by, period=period, per=per)
 
 
 def fallback_rate(
@@ -129,8 +132,8 @@ def fallback_rate(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """``analysis.fallback_rate`` over a Parquet dataset."""
-    with _opened(source, con) as data:
-        return data.fallback_rate(as_columns(by), period)
+    with open_dataset(source, con=con) as data:
+        return data.fallback_rate(by=by, period=period)
 
 
 def failure_reasons(
@@ -141,8 +144,8 @@ def failure_reasons(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """``analysis.failure_reasons`` over a Parquet dataset."""
-    with _opened(source, con) as data:
-        return data.failure_reasons(as_columns(by), period)
+    with open_dataset(source, con=con) as data:
+        return data.failure_reasons(by=by, period=period)
 
 
 def attempts_to_success(
@@ -153,8 +156,8 @@ def attempts_to_success(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """``analysis.attempts_to_success`` over a Parquet dataset."""
-    with _opened(source, con) as data:
-        return data.distribution("attempts", as_columns(by), period)
+    with open_dataset(source, con=con) as data:
+        return data.attempts_to_success(by=by, period=period)
 
 
 def time_to_verify(
@@ -165,8 +168,8 @@ def time_to_verify(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """``analysis.time_to_verify`` over a Parquet dataset."""
-    with _opened(source, con) as data:
-        return data.distribution("seconds", as_columns(by), period)
+    with open_dataset(source, con=con) as data:
+        return data.time_to_verify(by=by, period=period)
 
 
 def funnel(
@@ -177,65 +180,22 @@ def funnel(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """``analysis.funnel`` over a Parquet dataset."""
-    with _opened(source, con) as data:
-        return data.funnel(as_columns(by), period)
+    with open_dataset(source, con=con) as data:
+        return data.funnel(by=by, period=period)
 
 
 def compare_periods(
     source: PathLike,
     *,
-    metric: str = "session_success",
+    metric: str = SESSION_SUCCESS,
     period: str = "W",
     by: By = None,
     current: str | datetime | pd.Timestamp | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """``analysis.compare_periods`` over a Parquet dataset."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
     if period is None:
         raise ValueError("compare_periods needs a period: 'D', 'W' or 'M'")
-    columns = as_columns(by)
-    with _opened(source, con) as data:
-        table = data.metric(metric, columns, period)
-    return compare_tables(table, by=columns, period=period, current=current)
-
-
-def summary_tables(
-    source: PathLike, *, con: duckdb.DuckDBPyConnection | None = None, sample: int = 200_000
-) -> SummaryTables:
-    """Every table of the report for a Parquet dataset, like ``report.tables`` for a frame.
-
-    Sessions are matched once (into a temporary table) and reused by every session metric.
-    ``verified`` holds a reservoir sample of at most ``sample`` sessions, for the charts.
-    """
-    with _opened(source, con) as data:
-        rows, first, last = data.extent()
-        period = _trend_period(first, last)
-        data.cache_sessions(["method", "country"])
-        rates = {name: data.metric(name, [], None) for name in HEADLINE_LABELS}
-        compared = {
-            name: compare_tables(
-                data.metric(name, [], COMPARISON_PERIOD), by=[], period=COMPARISON_PERIOD
-            )
-            for name in HEADLINE_LABELS
-        }
-        return SummaryTables(
-            rows=rows,
-            sessions=int(rates["session_success"]["n"].iloc[0]),
-            first_ts=first,
-            last_ts=last,
-            trend_period=period,
-            headline=label_rows(rates),
-            session_by_method=data.success_rate(["method"], None, "session"),
-            attempt_by_method=data.success_rate(["method"], None, "attempt"),
-            fallback_by_country=data.fallback_rate(["country"], None),
-            failure_reasons=data.failure_reasons([], None),
-            attempts=data.distribution("attempts", ["method"], None),
-            time_to_verify=data.distribution("seconds", ["method"], None),
-            funnel=data.funnel([], None),
-            session_trend=data.success_rate([], period, "session"),
-            fallback_trend=data.fallback_rate([], period),
-            comparison=label_rows(compared),
-            verified=data.verified_sample(sample),
-        )
+    with open_dataset(source, con=con) as data:
+        table = data.metric_table(metric, by=by, period=period)
+    return compare_tables(table, by=as_columns(by), period=period, current=current)

@@ -9,7 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from verigator_nb._frames import require, with_period
+from verigator_nb.analysis._tables import require, with_period
+from verigator_nb.schema import ACTION, ATTEMPT, INITIATE, RESULT, SESSION_ID, TS, VERIFIED, VERIFY
 
 __all__ = [
     "VERIFY_ONLY",
@@ -27,11 +28,11 @@ __all__ = [
 
 # Set on verify rows only: on an initiate row they are always empty, so they cannot group
 # sessions (which take their columns from the initiate row).
-VERIFY_ONLY = ("verified", "result", "attempt")
+VERIFY_ONLY = (VERIFIED, RESULT, ATTEMPT)
 
 
 def is_action(df: pd.DataFrame, action: str) -> npt.NDArray[np.bool_]:
-    return (df["action"] == action).to_numpy(dtype=bool, na_value=False)
+    return (df[ACTION] == action).to_numpy(dtype=bool, na_value=False)
 
 
 def is_true(column: pd.Series) -> npt.NDArray[np.bool_]:
@@ -39,7 +40,7 @@ def is_true(column: pd.Series) -> npt.NDArray[np.bool_]:
 
 
 def ts_columns(period: str | None) -> list[str]:
-    return ["ts"] if period else []
+    return [TS] if period else []
 
 
 def pick_rows(
@@ -73,7 +74,7 @@ def session_codes(df: pd.DataFrame) -> tuple[npt.NDArray[np.int64], int]:
     """``session_id`` as integer codes (-1 where missing) and how many ids there are.
 
     Matching sessions on integer codes instead of strings keeps million-row logs fast."""
-    codes, uniques = pd.factorize(df["session_id"])
+    codes, uniques = pd.factorize(df[SESSION_ID])
     return np.asarray(codes, dtype=np.int64), len(uniques)
 
 
@@ -90,11 +91,11 @@ def any_per_session(
 
 def sessions_frame(df: pd.DataFrame, by: list[str], period: str | None, where: str) -> pd.DataFrame:
     """One row per initiate: its ``by`` columns, ``period``, and flags ``_tried``/``_verified``."""
-    require(df, ["action", "session_id", "verified", *by, *ts_columns(period)], where=where)
+    require(df, [ACTION, SESSION_ID, VERIFIED, *by, *ts_columns(period)], where=where)
     check_session_by(by, where)
     codes, size = session_codes(df)
-    verify, initiate = is_action(df, "verify"), is_action(df, "initiate")
+    verify, initiate = is_action(df, VERIFY), is_action(df, INITIATE)
     tried = any_per_session(codes, size, verify)
-    verified = any_per_session(codes, size, verify & is_true(df["verified"]))
+    verified = any_per_session(codes, size, verify & is_true(df[VERIFIED]))
     sessions = pick_rows(df, initiate, by, period)
     return sessions.assign(_tried=tried[codes[initiate]], _verified=verified[codes[initiate]])

@@ -1,6 +1,6 @@
 """Charts of the analysis tables: each function takes a table (or per-session values) from
-``verigator_nb.analysis`` (or the same-shaped ones from ``verigator_nb.scale``) and returns a
-new ``matplotlib.figure.Figure``.
+``verigator_nb.analysis`` (or the same-shaped ones from ``analysis.scale``) and returns a new
+``matplotlib.figure.Figure``.
 
 Figures are built with the object API (``Figure()``, never ``pyplot``), so nothing is shown,
 nothing is registered with pyplot's global state and nothing needs closing; they render with

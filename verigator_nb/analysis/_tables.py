@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from verigator_nb._periods import check_period, period_start
-from verigator_nb._stats import QUANTILES, add_rate
+from verigator_nb.analysis._periods import check_period, period_start
+from verigator_nb.analysis._stats import QUANTILES, add_rate
+from verigator_nb.schema import TS
 
 __all__ = [
     "FUNNEL_STAGES",
@@ -29,7 +30,7 @@ __all__ = [
     "with_period",
 ]
 
-FUNNEL_STAGES = ("initiated", "tried", "verified")
+FUNNEL_STAGES = ("initiated", "tried", "verified")  # not a column: a stage of sessions
 
 
 def as_columns(by: str | Sequence[str] | None) -> list[str]:
@@ -59,7 +60,7 @@ def group_keys(by: list[str], period: str | None) -> list[str]:
     return [*by, "period"] if period else list(by)
 
 
-def with_period(frame: pd.DataFrame, period: str | None, ts: str = "ts") -> pd.DataFrame:
+def with_period(frame: pd.DataFrame, period: str | None, ts: str = TS) -> pd.DataFrame:
     """``frame`` with a ``period`` column (start of each row's period) when one was asked for."""
     if period is None:
         return frame
