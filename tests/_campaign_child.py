@@ -1,8 +1,8 @@
 """The child process of ``test_crashes.py``: simulated campaigns, each in a worker to be killed.
 
-Run as ``python tests/_campaign_child.py``: it imports pandas, the simulator and the sandbox
-once, then forks one worker per command read from stdin, so each kill costs a fork rather than
-an interpreter start. One command:
+Run as ``python -m tests._campaign_child`` from the repo root: it imports pandas, the simulator
+and the sandbox once, then forks one worker per command read from stdin, so each kill costs a
+fork rather than an interpreter start. One command:
 
     campaign <log path> <seed>   simulate(...) a campaign against an in-process
                                  Sandbox(seed=seed), every call a row of the durable
@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from _forking import say, serve
-
 import verigator_nb.simulate as simulate_module
+from tests._forking import say, serve
 from verigator_nb.log import OutcomeLog
 from verigator_nb.sandbox import Sandbox
 from verigator_nb.simulate import Population, simulate

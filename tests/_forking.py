@@ -5,8 +5,10 @@ and forks a worker for each, so a kill costs a fork rather than an interpreter s
 prints ``pid <pid>`` first; when it ends, the serving parent prints ``exit <wait status>``.
 Every line is one ``os.write``, so a line the test reads is a step the worker finished.
 
-The test side is ``ForkingChild(script)``: ``run_and_kill`` starts a worker, lets it report
-some steps, waits a random moment, SIGKILLs it and returns everything it reported.
+The test side is ``ForkingChild(module)``: it runs ``python -m <module>`` from the repo root
+(so the child imports helpers as ``tests._forking``, as the tests do); ``run_and_kill`` starts a
+worker, lets it report some steps, waits a random moment, SIGKILLs it and returns everything it
+reported.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 
 TIMEOUT = 15.0
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def say(text: str) -> None:
@@ -53,14 +56,14 @@ def serve(workers: Mapping[str, Callable[..., None]]) -> None:
 
 
 class ForkingChild:
-    """Test side: the child process running ``script``, and the lines its workers print."""
+    """Test side: the child process running ``module``, and the lines its workers print."""
 
-    def __init__(self, script: Path) -> None:
+    def __init__(self, module: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(script)],
+            [sys.executable, "-m", module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            cwd=script.parent,
+            cwd=ROOT,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

@@ -1,8 +1,8 @@
 """The child process of the crash tests, and the sample rows the log tests share.
 
-Run as ``python tests/_log_writer_child.py``: it imports pandas, the client and the sandbox
-once, then forks one worker per command read from stdin, so forty kills cost forty forks rather
-than forty interpreter starts. Commands:
+Run as ``python -m tests._log_writer_child`` from the repo root: it imports pandas, the client
+and the sandbox once, then forks one worker per command read from stdin, so forty kills cost
+forty forks rather than forty interpreter starts. Commands:
 
     calls <log path> <seed>         real calls through Api(..., log=OutcomeLog(path)) against an
                                     in-process Sandbox(seed=seed); "call <event_id>" after each
@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _forking import say, serve
-
+from tests._forking import say, serve
 from verigator_nb.errors import VerigatorError
 from verigator_nb.log import OutcomeLog
 from verigator_nb.sandbox import Sandbox

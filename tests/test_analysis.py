@@ -9,8 +9,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from _synthetic import synthetic_log
 
+from tests._synthetic import synthetic_log
 from verigator_nb import analysis, plots
 from verigator_nb.analysis import _metrics, _periods, _stats
 from verigator_nb.analysis._stats import wilson_interval

@@ -65,8 +65,10 @@ def test_spent_auth_id_is_expired_on_a_second_check(api, control, ids) -> None:
 
 
 def test_sms_pin_expires_after_five_minutes(api, control, ids) -> None:
+    kept = api.auth.initiate(*ids, "sms")
     started = api.auth.initiate(*ids, "sms")
     control.advance(299)
+    assert api.auth.verify(kept, control.pin_for(kept.auth_id)).verified  # 299 s: still good
     fresh = api.auth.initiate(*ids, "sms")
     control.advance(1)
     late = api.auth.verify(started, control.pin_for(started.auth_id))
@@ -98,7 +100,10 @@ def test_ten_wrong_tries_across_auth_ids_lock_the_user_for_fifteen_minutes(
             api.auth.verify(started, _wrong(control.pin_for(started.auth_id)))
     with pytest.raises(errors.ResourceAlreadyExistsError):
         api.auth.initiate(*ids, "sms")  # locked: a new start must not reset the count
-    control.advance(15 * 60)
+    control.advance(15 * 60 - 1)
+    with pytest.raises(errors.ResourceAlreadyExistsError):
+        api.auth.initiate(*ids, "sms")  # still locked a second before the fifteen minutes
+    control.advance(1)
     started = api.auth.initiate(*ids, "sms")
     assert api.auth.verify(started, control.pin_for(started.auth_id)).verified
 
@@ -183,7 +188,9 @@ def test_five_wrong_totp_codes_throttle_totp_for_five_minutes(api, control, ids)
     for _ in range(5):
         assert api.auth.verify(started, _wrong(right)).result == "INVALID"
     assert api.auth.verify(started, right).result == "THROTTLED"
-    control.advance(300)
+    control.advance(299)
+    assert api.auth.verify(started, pyotp.TOTP(secret).at(control.now())).result == "THROTTLED"
+    control.advance(1)
     assert api.auth.verify(started, pyotp.TOTP(secret).at(control.now())).verified
 
 

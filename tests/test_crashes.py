@@ -1,6 +1,6 @@
 """SIGKILL in the middle of things: a simulated campaign writing its log, and the sandbox itself.
 
-(a) A child (``_campaign_child.py``) forks workers that run ``simulate(...)`` into one durable
+(a) A child (``tests._campaign_child``) forks workers that run ``simulate(...)`` into one durable
 ``OutcomeLog``; the test kills each at a random moment and reads the file back. (b) The sandbox
 runs as ``verigator-nb sandbox`` in its own process; the test kills it mid-session and checks
 that the client, the log and ``VerifyForm`` all fail cleanly, then recover when it is back.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _figures import record
 
+from tests._figures import record
 from tests._forking import TIMEOUT, ForkingChild
 from verigator_nb.client import Api
 from verigator_nb.errors import ConnectionFailedError, InternalError
@@ -30,7 +30,7 @@ from verigator_nb.log import OutcomeLog
 from verigator_nb.sandbox import Fault, SandboxControl
 from verigator_nb.widgets import VerifyForm
 
-CHILD = Path(__file__).with_name("_campaign_child.py")
+CHILD = "tests._campaign_child"
 SCRIPT = Path(sys.executable).with_name("verigator-nb")
 URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 ROUNDS = 20

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from _figures import record
 
+from tests._figures import record
 from verigator_nb.client import Api
 from verigator_nb.errors import (
     ConnectionFailedError,

@@ -1,35 +1,27 @@
 """Load: threads and processes running whole flows against one sandbox for a few seconds.
 
-The driver is ``benchmarks/load.py`` (run it for the throughput figures); here it runs for
-about three seconds and every consistency check must come out zero: no unexpected error, every
-user created present, every verified ``auth_id`` spent, one SMS per start in the outbox, and
-one outcome-log row per initiate and verify call.
+The driver is ``tests/_load.py`` (``benchmarks/load.py`` runs it longer for the throughput
+figures); here it runs for about three seconds and every consistency check must come out zero:
+no unexpected error, every user created present, every verified ``auth_id`` spent, one SMS per
+start in the outbox, and one outcome-log row per initiate and verify call.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from tests._figures import record
+from tests._load import check_state, run_load, summary
 from verigator_nb.log import OutcomeLog
 from verigator_nb.sandbox import Sandbox
-
-_PATH = Path(__file__).parent.parent / "benchmarks" / "load.py"
-_spec = importlib.util.spec_from_file_location("benchmarks_load", _PATH)
-assert _spec is not None and _spec.loader is not None
-load = importlib.util.module_from_spec(_spec)
-sys.modules["benchmarks_load"] = load
-_spec.loader.exec_module(load)
 
 
 def test_concurrent_flows_from_threads_and_processes_leave_a_consistent_sandbox(
     tmp_path: Path,
 ) -> None:
     with Sandbox() as sandbox:
-        result = load.run_load(sandbox, seconds=3.0, threads=3, processes=2, log_dir=tmp_path)
-        state = load.check_state(sandbox, result)
+        result = run_load(sandbox, seconds=3.0, threads=3, processes=2, log_dir=tmp_path)
+        state = check_state(sandbox, result)
     assert result["errors"] == []
     assert state == {
         "errors": 0,
@@ -41,7 +33,7 @@ def test_concurrent_flows_from_threads_and_processes_leave_a_consistent_sandbox(
     # Every process took part (each wrote its own log), and the flows were whole.
     assert [len(OutcomeLog.load(path).rows) > 0 for path in result["logs"]] == [True] * 3
     assert result["flows"] == len(result["verified"]) == len(result["users"]) > 30
-    figures = load.summary(result)
+    figures = summary(result)
     record(
         "load_test",
         {

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
-from _log_writer_child import sample_rows
 
+from tests._log_writer_child import sample_rows
 from verigator_nb.errors import NoSuchResourceError
 from verigator_nb.log import LogFormatError, OutcomeLog
 from verigator_nb.log import _outcome_log as log_module

@@ -1,6 +1,6 @@
 """SIGKILL a process that is writing the outcome log, many times, and check what is on disk.
 
-A child process (``_log_writer_child.py``, run by this venv's python) forks workers that make
+A child process (``tests._log_writer_child``, run by this venv's python) forks workers that make
 real calls through ``Api(..., log=OutcomeLog(path))`` against an in-process sandbox, or export
 a log again and again; the test kills each worker at a random moment and then reads the files.
 """
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _log_writer_child import EXPORT_START_ROWS, sample_rows
 
 from tests._forking import ForkingChild
+from tests._log_writer_child import EXPORT_START_ROWS, sample_rows
 from verigator_nb.log import OutcomeLog
 
-CHILD = Path(__file__).with_name("_log_writer_child.py")
+CHILD = "tests._log_writer_child"
 
 
 @pytest.fixture(scope="module")

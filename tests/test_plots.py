@@ -7,12 +7,12 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from _synthetic import synthetic_log
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from tests._synthetic import synthetic_log
 from verigator_nb import analysis, plots
 from verigator_nb.schema import empty_frame
 
@@ -70,6 +70,7 @@ def test_failure_reasons_draw_a_bar_per_reason(log) -> None:
     table = analysis.failure_reasons(log, by="method")
     figure = plots.plot_failure_reasons(table)
     (ax,) = figure.axes
+    assert len(bars(ax)) == table["reason"].nunique()
     assert sorted(tick_labels(ax)) == sorted(table["reason"].unique())
     assert sum(bar.get_width() for bar in bars(ax)) == table["n"].sum()
 
@@ -98,19 +99,46 @@ def test_attempts_and_funnel_bars(log) -> None:
     assert [bar.get_width() for bar in bars(ax)] == table["n"].tolist()
 
 
-def test_empty_tables_give_a_figure_saying_no_data() -> None:
-    empty = empty_frame()
-    figures = [
-        plots.plot_rate_over_time(analysis.success_rate(empty, period="D")),
-        plots.plot_rate_by_group(analysis.fallback_rate(empty, by="country")),
-        plots.plot_failure_reasons(analysis.failure_reasons(empty)),
-        plots.plot_time_to_verify(analysis.verified_sessions(empty)["seconds"]),
-        plots.plot_attempts(analysis.verified_sessions(empty)["attempts"]),
-        plots.plot_funnel(analysis.funnel(empty)),
-    ]
-    for figure in figures:
-        assert isinstance(figure, Figure)
-        render(figure)
+_EMPTY = empty_frame()
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        pytest.param(
+            lambda: plots.plot_rate_over_time(analysis.success_rate(_EMPTY, period="D")),
+            id="rate_over_time",
+        ),
+        pytest.param(
+            lambda: plots.plot_rate_by_group(analysis.fallback_rate(_EMPTY, by="country")),
+            id="rate_by_group",
+        ),
+        pytest.param(
+            lambda: plots.plot_failure_reasons(analysis.failure_reasons(_EMPTY)),
+            id="failure_reasons",
+        ),
+        pytest.param(
+            lambda: plots.plot_time_to_verify(analysis.verified_sessions(_EMPTY)["seconds"]),
+            id="time_to_verify",
+        ),
+        pytest.param(
+            lambda: plots.plot_attempts(analysis.verified_sessions(_EMPTY)["attempts"]),
+            id="attempts",
+        ),
+        pytest.param(
+            lambda: plots.plot_funnel(analysis.funnel(_EMPTY)),
+            id="funnel",
+        ),
+    ],
+)
+def test_empty_tables_give_a_figure_saying_no_data(draw) -> None:
+    figure = draw()
+    assert isinstance(figure, Figure)
+    for ax in figure.axes:  # every panel says so, in its middle
+        said = [t for t in ax.texts if t.get_text() == "no data"]
+        assert len(said) == 1, [t.get_text() for t in ax.texts]
+        assert said[0].get_position() == (0.5, 0.5) and said[0].get_transform() == ax.transAxes
+    render(figure)
 
 
 def test_figures_use_agg_and_leave_pyplot_alone(log) -> None:
@@ -118,7 +146,7 @@ def test_figures_use_agg_and_leave_pyplot_alone(log) -> None:
 
     before = plt.get_fignums()
     figure = plots.plot_funnel(analysis.funnel(log))
-    assert plt.get_fignums() == before
+    assert plt.get_fignums() == before and figure.canvas.manager is None
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     assert buffer.getvalue().startswith(b"\x89PNG")

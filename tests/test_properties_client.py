@@ -172,14 +172,14 @@ def _buttons(form: VerifyForm) -> list[Any]:
     ]
 
 
-def _evidence(form: VerifyForm, button: str) -> Any:
-    """The widget where ``button`` shows its result when it works."""
+def _evidence(form: VerifyForm, button: str) -> str:
+    """The text with which ``button`` shows its result when it works (cleared by each click)."""
     return {
-        "initiate": form._method_used,
-        "verify": form._outcome,
-        "show_sms": form._user_side,
-        "totp_code": form._user_side,
-        "enrol": form._user_side,
+        "initiate": form.method_text,
+        "verify": form.outcome_text,
+        "show_sms": form.user_side,
+        "totp_code": form.user_side,
+        "enrol": form.user_side,
     }[button]
 
 
@@ -193,28 +193,25 @@ def _act(form: VerifyForm, action: tuple[str, Any, Any]) -> None:
     elif kind == "method":
         form.method = what
     elif kind in ("pick_service", "pick_user"):
-        dropdown = form._service if kind == "pick_service" else form._user
-        if dropdown.options:
-            dropdown.index = what % len(dropdown.options)
+        if kind == "pick_service" and form.service_ids:
+            form.service_id = form.service_ids[what % len(form.service_ids)]
+        elif kind == "pick_user" and form.user_ids:
+            form.user_id = form.user_ids[what % len(form.user_ids)]
     elif kind == "enter":
-        form.pin = form.pin or "123456"
-        form._pin._handle_string_msg(None, {"event": "submit"}, None)  # the front end's Enter
+        form.submit_pin(form.pin or "123456")  # what the browser sends for Enter
     elif what in ("create_service", "add_user"):
-        button = getattr(form.setup, f"{what}_button")
-        form.setup._status.value = ""
-        button.click()
+        getattr(form.setup, f"{what}_button").click()
         status = form.setup.status_text
         assert status, f"{what} showed nothing"
         if status.startswith("Created service"):
-            assert form.service_id in dict(form._service.options).values()
+            assert form.service_id in form.service_ids
         if status.startswith("Added user"):
-            assert form.user_id in dict(form._user.options).values()
+            assert form.user_id in form.user_ids
     else:
-        evidence = _evidence(form, what)
-        evidence.value, form._message.value = "", ""
         getattr(form, f"{what}_button").click()
+        evidence = _evidence(form, what)
         # Exactly one of: the result is shown, or an error message is.
-        assert bool(form.message) != bool(evidence.value), (what, form.message, evidence.value)
+        assert bool(form.message) != bool(evidence), (what, form.message, evidence)
         if form.message:
             assert form.message.startswith(("Invalid input: ", *ERROR_NAMES)), form.message
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from _synthetic import synthetic_log
 
+from tests._synthetic import synthetic_log
 from verigator_nb import report
+from verigator_nb.analysis import DEFINITIONS
+from verigator_nb.analysis._definitions import definitions_markdown
 from verigator_nb.log import OutcomeLog
 from verigator_nb.schema import empty_frame
 
@@ -72,12 +76,25 @@ def test_empty_log_still_builds() -> None:
     assert "0 calls, 0 sessions" in document
 
 
-def test_definitions_come_from_the_analysis_docstring_and_match_the_docs() -> None:
+def test_definitions_come_from_the_registry_and_survive_optimised_python(document) -> None:
     items = report.definitions()
-    assert len(items) == 7
-    docs = Path(__file__).parents[1].joinpath("docs", "metrics.md").read_text().lower()
-    for term in re.findall(r"\*\*(.+?)\*\*", " ".join(items)):
-        assert term.lower() in docs
+    assert len(items) == len(DEFINITIONS) >= 7
+    for definition in DEFINITIONS:
+        assert f"<strong>{definition.term}</strong>" in document
+    # python -OO strips docstrings; the definitions are data, so they survive it.
+    code = "from verigator_nb.analysis import DEFINITIONS; print(len(DEFINITIONS))"
+    out = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == str(len(DEFINITIONS)), out.stderr
+
+
+def test_docs_metrics_page_holds_exactly_the_generated_definitions() -> None:
+    page = Path(__file__).parents[1].joinpath("docs", "metrics.md").read_text()
+    start = page.index("do not edit by hand -->\n") + len("do not edit by hand -->\n")
+    block = page[start : page.index("<!-- end of generated definitions -->")]
+    assert block == definitions_markdown(), (
+        "docs/metrics.md is stale: paste verigator_nb.analysis._definitions."
+        "definitions_markdown() between its markers"
+    )
 
 
 def test_write_is_atomic_and_leaves_no_temp_files(log, tmp_path) -> None:

@@ -35,6 +35,15 @@ def test_data_dictionary_lists_every_column_in_schema_order() -> None:
 
 
 def test_sample_holds_no_phone_number_or_pin_like_field(sample) -> None:
-    assert not any(re.search(r"\+\d{7,}", value) for value in sample["tags"].unique())
-    assert set(sample["endpoint"].unique()) == {"sandbox"}
+    assert list(sample.columns) == [column.name for column in COLUMNS], "no field beyond these"
+    assert set(sample["endpoint"].unique()) == {"sandbox"}, "made by the sandbox, not real users"
+    texts = sample.select_dtypes(include=["string", "category", "object"])
+    assert "tags" in texts.columns and "user_id" in texts.columns
+    for column in texts.columns:
+        for value in texts[column].dropna().astype(str).unique():
+            assert not re.search(r"(?<![\w-])\+?\d{7,}(?![\w-])", value), f"a phone in {column}"
+            assert not re.search(r"(?<![\w-])\d{6}(?![\w-])", value), f"a PIN in {column}"
+
+
+def test_every_sample_session_starts_with_its_initiate(sample) -> None:
     assert sample.groupby("session_id")["action"].first().eq("initiate").all()

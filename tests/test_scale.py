@@ -7,8 +7,8 @@ import dataclasses
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from _synthetic import synthetic_log
 
+from tests._synthetic import synthetic_log
 from verigator_nb import analysis, report, scale
 from verigator_nb.schema import empty_frame
 

@@ -105,13 +105,13 @@ def test_refuses_a_sandbox_on_another_host_unless_told() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "named"),
     [
-        pytest.param({"typo_rate": 1.5}, id="rate-above-one"),
-        pytest.param({"users": 0}, id="no-users"),
-        pytest.param({"countries": {"XX": 1.0}}, id="unknown-country"),
+        pytest.param({"typo_rate": 1.5}, "typo_rate must be between 0 and 1", id="rate-above-one"),
+        pytest.param({"users": 0}, "users", id="no-users"),
+        pytest.param({"countries": {"XX": 1.0}}, "countries must be among", id="unknown-country"),
     ],
 )
-def test_population_refuses_impossible_settings(kwargs) -> None:
-    with pytest.raises(ValueError):
+def test_population_refuses_impossible_settings(kwargs, named) -> None:
+    with pytest.raises(ValueError, match=named):
         Population(**kwargs)

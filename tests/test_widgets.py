@@ -6,9 +6,17 @@ import pytest
 
 from verigator_nb.errors import NoSuchResourceError
 from verigator_nb.log import OutcomeLog
-from verigator_nb.models import Verification
-from verigator_nb.widgets import VerifyForm
-from verigator_nb.widgets._format import error_text, outcome_text
+from verigator_nb.models import (
+    METHOD_SMS,
+    METHOD_TOTP,
+    RESULT_EXPIRED,
+    RESULT_INVALID,
+    RESULT_THROTTLED,
+    Verification,
+)
+from verigator_nb.schema import ACTION, ATTEMPT, INITIATE, VERIFIED, VERIFY
+from verigator_nb.widgets import LogPanel, VerifyForm
+from verigator_nb.widgets._format import error_text, outcome_text, plain, styled, tone_of
 
 
 @pytest.fixture
@@ -36,52 +44,58 @@ def _pin_from_sms(form: VerifyForm) -> str:
 
 
 def test_setup_subform_fills_the_dropdowns(form) -> None:
+    assert form.service_ids == () and form.user_ids == ()
     _create_service_and_user(form)
-    assert form.service_id and form.user_id
-    assert form._user.label == "john"
+    assert form.service_ids == (form.service_id,) and form.user_ids == (form.user_id,)
+    assert form.username == "john"
     assert "Added user john" in form.setup.status_text
     assert form.setup.fields["phone"].value == "", "the phone number must not stay in the form"
 
 
 def test_totp_without_app_shows_the_fallback_marker(form) -> None:
     _create_service_and_user(form)
-    form.method = "totp"
+    form.method = METHOD_TOTP
     form.initiate_button.click()
     assert form.initiation.fallback
-    assert "fell back to SMS" in form.method_text
-    assert "fell back to SMS" in form._method_used.value
+    assert "fell back to SMS" in form.method_text  # the text the form shows
 
 
 def test_wrong_pin_then_right_pin_show_red_then_green(sandbox, form, log) -> None:
     _create_service_and_user(form)
-    form.method = "sms"
+    form.method = METHOD_SMS
     form.initiate_button.click()
     pin = _pin_from_sms(form)
     form.pin = "000000" if pin != "000000" else "111111"
     form.verify_button.click()
     assert form.outcome_text == "Not verified: INVALID (wrong PIN)"
-    assert "#cf222e" in form._outcome.value
+    assert form.outcome_tone == "bad"
     assert form.pin == "", "the PIN must be cleared after a verify"
     form.pin = pin
-    form.submit_pin()  # what Enter in the PIN box does
-    assert form.outcome_text == "Verified" and "#1a7f37" in form._outcome.value
-    verifies = log.df[log.df["action"] == "verify"]
-    assert verifies["attempt"].tolist() == [1, 2]
-    assert verifies["verified"].tolist() == [False, True]
+    form.verify_button.click()
+    assert form.outcome_text == "Verified" and form.outcome_tone == "ok"
+    verifies = log.df[log.df[ACTION] == VERIFY]
+    assert verifies[ATTEMPT].tolist() == [1, 2]
+    assert verifies[VERIFIED].tolist() == [False, True]
+
+
+def test_the_tones_are_red_and_green() -> None:
+    assert "#cf222e" in styled("x", "bad") and "#1a7f37" in styled("x", "ok")
+    assert tone_of(styled("<b>", "bad")) == "bad" and plain(styled("<b>", "ok")) == "<b>"
+    assert tone_of("no colour") is None
 
 
 def test_enter_in_the_pin_box_submits(form) -> None:
     _create_service_and_user(form)
-    form.method = "sms"
+    form.method = METHOD_SMS
     form.initiate_button.click()
-    form.pin = _pin_from_sms(form)
-    form._pin._handle_string_msg(None, {"event": "submit"}, None)  # the front end's Enter
+    form.submit_pin(_pin_from_sms(form))  # the messages a browser sends for typing and Enter
     assert form.verification is not None and form.verification.verified
+    assert form.outcome_text == "Verified" and form.pin == ""
 
 
 def test_expired_and_throttled_reasons_are_shown(sandbox, form) -> None:
     _create_service_and_user(form)
-    form.method = "sms"
+    form.method = METHOD_SMS
     form.initiate_button.click()
     pin = _pin_from_sms(form)
     for _ in range(5):
@@ -95,15 +109,19 @@ def test_expired_and_throttled_reasons_are_shown(sandbox, form) -> None:
     sandbox.control().advance(301)
     form.pin = pin
     form.verify_button.click()
-    assert form.outcome_text.startswith("Not verified: EXPIRED")
+    assert form.outcome_text == "Not verified: EXPIRED (PIN expired or already used)"
 
 
-def test_api_error_is_a_message_not_a_traceback_and_the_form_stays_usable(form) -> None:
+def test_api_error_is_a_message_not_a_traceback_and_the_form_stays_usable(sandbox, form) -> None:
     _create_service_and_user(form)
-    api = form._api
-    api.users.delete(form.service_id, form.user_id)  # the user vanishes behind the form's back
     form.initiate_button.click()
-    assert "NoSuchResourceError" in form.message and "404" in form.message
+    assert form.method_text
+    # The user vanishes behind the form's back, through another client.
+    sandbox.api().users.delete(form.service_id, form.user_id)
+    form.initiate_button.click()
+    assert form.message.startswith("NoSuchResourceError (HTTP 404, POST ")
+    assert "Traceback" not in form.message
+    assert form.method_text == "", "a failed start must not show the previous start's method"
     assert not form.busy and not form.initiate_button.disabled
     form.setup.fields["phone"].value, form.setup.fields["username"].value = "+4401234567", "ann"
     form.setup.add_user_button.click()
@@ -111,12 +129,14 @@ def test_api_error_is_a_message_not_a_traceback_and_the_form_stays_usable(form) 
     assert form.message == "" and form.initiation is not None
 
 
-def test_verify_without_a_pin_or_selection_asks_for_it(form) -> None:
+def test_verify_without_a_pin_or_selection_asks_for_it(form, log) -> None:
     form.verify_button.click()
-    assert "choose a service and a user" in form.message
+    assert form.message == "Invalid input: choose a service and a user first"
     _create_service_and_user(form)
     form.verify_button.click()
-    assert "type the PIN" in form.message
+    assert form.message == "Invalid input: type the PIN the user received first"
+    assert form.verification is None and form.outcome_text == ""
+    assert len(log) == 0, "no verify call may be sent without a PIN"
 
 
 def test_invalid_phone_is_shown_in_the_setup_form(form) -> None:
@@ -130,59 +150,93 @@ def test_invalid_phone_is_shown_in_the_setup_form(form) -> None:
 def test_totp_code_button_plays_the_users_app(form) -> None:
     _create_service_and_user(form)
     form.enrol_button.click()
-    form.method = "totp"
+    form.method = METHOD_TOTP
     form.initiate_button.click()
-    assert form.initiation.method == "totp" and not form.initiation.fallback
+    assert form.initiation.method == METHOD_TOTP and not form.initiation.fallback
     form.totp_code_button.click()
     form.pin = form.user_side.rsplit(" ", 1)[-1]
     form.verify_button.click()
     assert form.outcome_text == "Verified"
 
 
-def test_click_while_a_call_is_in_flight_does_nothing(form) -> None:
+class _InFlight(OutcomeLog):
+    """A log whose ``append`` runs ``during`` inside the call, before the call returns."""
+
+    def __init__(self, during) -> None:
+        super().__init__()
+        self.during = during
+
+    def append(self, row) -> None:
+        self.during()
+        super().append(row)
+
+
+def _form_with(sandbox, log: OutcomeLog) -> VerifyForm:
+    api = sandbox.api(log=log)
+    form = VerifyForm(api, log, control=sandbox.control(api))
     _create_service_and_user(form)
-    form._busy = True
+    return form
+
+
+def test_click_while_a_call_is_in_flight_does_nothing(sandbox) -> None:
+    busy: list[bool] = []
+
+    def click_again() -> None:  # a second click on Initiate while the first call runs
+        if not busy:
+            busy.append(form.busy)
+            form.initiate_button.click()
+
+    log = _InFlight(click_again)
+    form = _form_with(sandbox, log)
     form.initiate_button.click()
-    assert form.initiation is None
+    assert busy == [True]
+    assert log.df[ACTION].tolist() == [INITIATE], "the second click must not start again"
+    assert not form.busy and form.message == ""
 
 
-def test_buttons_are_disabled_while_the_call_runs(sandbox, log) -> None:
-    api = sandbox.api()
+def test_buttons_are_disabled_while_the_call_runs(sandbox) -> None:
     seen: list[bool] = []
-
-    class Spy(OutcomeLog):
-        def append(self, row):  # runs inside the call, before it returns
-            seen.append(form.initiate_button.disabled and form.verify_button.disabled)
-            super().append(row)
-
-    spy = Spy()
-    form = VerifyForm(api.with_log(spy), spy, control=sandbox.control(api))
-    _create_service_and_user(form)
+    log = _InFlight(lambda: seen.append(all(b.disabled for b in _buttons(form))))
+    form = _form_with(sandbox, log)
     form.initiate_button.click()
-    assert seen == [True] and not form.initiate_button.disabled
+    assert seen == [True]
+    assert not any(button.disabled for button in _buttons(form))
+
+
+def _buttons(form: VerifyForm) -> list:
+    return [
+        form.initiate_button,
+        form.verify_button,
+        form.show_sms_button,
+        form.totp_code_button,
+        form.enrol_button,
+    ]
 
 
 def test_live_panel_shows_latest_rows_and_rates(form, log) -> None:
     _create_service_and_user(form)
-    form.method = "totp"
+    assert form.panel.rates_text.startswith("0 calls") and form.panel.latest.empty
+    form.method = METHOD_TOTP
     form.initiate_button.click()
     form.pin = _pin_from_sms(form)
     form.verify_button.click()
-    text = form.panel.rates_text
-    assert "2 calls" in text
+    text = form.panel.rates_text  # refreshed by the clicks alone
+    assert text.startswith("2 calls · ")
     assert "attempt success 100.0% (1/1)" in text
-    assert "fallback 100.0% (1/1)" in text
-    assert "initiate" in form.panel._table.value and "verify" in form.panel._table.value
+    assert "TOTP→SMS fallback 100.0% (1/1)" in text
+    assert form.panel.latest[ACTION].tolist() == [INITIATE, VERIFY]
+    assert LogPanel(log, rows=1).latest[ACTION].tolist() == [VERIFY], "only the latest rows"
 
 
 def test_no_pin_or_password_in_widget_state(sandbox, form) -> None:
     _create_service_and_user(form)
-    form.method = "sms"
+    form.method = METHOD_SMS
     form.initiate_button.click()
-    pin = sandbox.control().pin_for(form.initiation.auth_id)
+    pin = sandbox.control().pin_for(form.initiation.auth_id)  # not through the form
     form.pin = pin
     form.verify_button.click()
-    states = [w.get_state() for w in _all_widgets(form) if w is not form._user_side]
+    assert form.outcome_text == "Verified"
+    states = [w.get_state() for w in _all_widgets(form)]
     assert pin not in repr(states)
     assert "sandbox:sandbox" not in repr(states)
 
@@ -193,13 +247,23 @@ def _all_widgets(widget):
         yield from _all_widgets(child)
 
 
-def test_outcome_text_names_each_reason() -> None:
-    for result, reason in [
-        ("INVALID", "wrong PIN"),
-        ("EXPIRED", "expired"),
-        ("THROTTLED", "too many"),
-    ]:
-        assert reason in outcome_text(Verification(False, "sms", result, 200))
+@pytest.mark.parametrize(
+    ("result", "text"),
+    [
+        pytest.param(RESULT_INVALID, "Not verified: INVALID (wrong PIN)", id="invalid"),
+        pytest.param(
+            RESULT_EXPIRED, "Not verified: EXPIRED (PIN expired or already used)", id="expired"
+        ),
+        pytest.param(
+            RESULT_THROTTLED,
+            "Not verified: THROTTLED (too many wrong attempts, try later)",
+            id="throttled",
+        ),
+        pytest.param(None, "Not verified: UNKNOWN (no reason given)", id="none"),
+    ],
+)
+def test_outcome_text_names_each_reason(result: str | None, text: str) -> None:
+    assert outcome_text(Verification(False, METHOD_SMS, result, 200)) == text
 
 
 def test_error_text_carries_class_status_and_path() -> None:

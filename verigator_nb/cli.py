@@ -68,8 +68,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     accounts = dict(args.account) if args.account else None
     try:
         backend = SandboxBackend(accounts=accounts, seed=args.seed)
-        backend.faults.remote = args.remote_faults
-        server = serve(backend, host=args.host, port=args.port)
+        server = serve(backend, host=args.host, port=args.port, remote_faults=args.remote_faults)
     except (OSError, OverflowError, ValueError) as exc:
         print(
             f"verigator-nb sandbox: cannot listen on {args.host}:{args.port}: {exc}",

@@ -1,4 +1,9 @@
-"""The fault plan (routes, rates, counts, seeds), the traffic count, and their HTTP controls."""
+"""The fault plan (routes, rates, counts, seeds), the traffic count, and their HTTP controls.
+
+The names a fault may use come from the one operation table: every operation the OpenAPI
+document lists (``operationId``) is a name a fault breaks on the real call, or a control no
+fault breaks.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,17 @@ import pytest
 import requests
 
 from verigator_nb import errors
-from verigator_nb.sandbox import Fault, FaultPlan, Sandbox, SandboxControl, openapi_document
-from verigator_nb.sandbox._faults import CONTROL_PATHS, OPERATIONS, Traffic
-from verigator_nb.sandbox._routes import ROUTES, operation_of
+from verigator_nb.sandbox import (
+    Fault,
+    FaultPlan,
+    Router,
+    Sandbox,
+    SandboxBackend,
+    SandboxControl,
+    openapi_document,
+)
+from verigator_nb.sandbox._operations import ALIASES, CONTROL_PATHS, ROUTABLE, TAG_FAULTS
+from verigator_nb.sandbox._routes import operation_of
 
 AUTH = {"X-Service-Auth": "sandbox:sandbox"}
 SERVICE = "/v1/service/service/svc-1"
@@ -64,26 +77,78 @@ def test_a_route_matches_exactly_the_calls_it_names(
 
 
 @pytest.mark.parametrize("path", sorted(CONTROL_PATHS))
-def test_the_controls_are_never_broken_even_by_a_star(path: str) -> None:
-    plan = FaultPlan(seed=1)
-    plan.add([Fault("*", "stall"), Fault(f"* {path}", "reset")])
+def test_the_controls_are_never_broken_nor_counted_even_by_a_star(path: str) -> None:
+    router = Router(SandboxBackend(seed=1))
+    router.faults.add([Fault("*", "stall"), Fault(f"* {path}", "reset")])
     for method in ("GET", "POST", "DELETE"):
-        assert _fires(plan, method, path) is None
-        assert _fires(plan, method, path + "?route=verify") is None
-    assert plan.injected == 0
+        assert router.admit(method, path) is None
+        assert router.admit(method, path + "?route=verify") is None
+    assert router.faults.injected == 0
+    assert router.traffic.total == 0
 
 
-def test_operation_names_are_exactly_the_handlers_a_fault_may_break() -> None:
-    handlers = {
-        handler.__name__.lstrip("_")
-        for route in ROUTES
-        if route.pattern.pattern not in CONTROL_PATHS
-        for handler in route.handlers.values()
-    }
-    assert set(OPERATIONS) == handlers
+def test_aliases_name_operations_and_unknown_calls_have_no_name() -> None:
+    assert ALIASES == {"verify": "verify_auth", "initiate": "start_auth"}
     assert operation_of("PUT", AUTH_PATH) == "verify_auth"
+    assert operation_of("POST", AUTH_PATH + "?x=1") == "start_auth"
     assert operation_of("PATCH", AUTH_PATH) is None
     assert operation_of("GET", "/nowhere") is None
+
+
+def _documented(*, controls: bool) -> list[Any]:
+    """The document's calls as (operation, METHOD, template) params, ids their operationIds.
+
+    ``controls`` picks the fault and stats calls (tagged ``faults``), or every other call.
+    """
+    return [
+        pytest.param(operation, method.upper(), template, id=operation["operationId"])
+        for template, item in DOC["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters" and (TAG_FAULTS in operation["tags"]) is controls
+    ]
+
+
+def _path(sandbox: Sandbox, template: str) -> str:
+    """``template`` with a real service and user of ``sandbox`` filled in."""
+    api = sandbox.api()
+    service = api.services.create("www.example.com", "CoffeeShop")
+    user = api.users.create(service.id, "+4401234567", "john")
+    return template.format(serviceId=service.id, userId=user.id)
+
+
+def _call(sandbox: Sandbox, method: str, path: str, operation: dict[str, Any]) -> Any:
+    body = {} if "requestBody" in operation else None
+    return requests.request(method, sandbox.url + path, json=body, headers=AUTH, timeout=5)
+
+
+def _is_documented_and_routed(response: requests.Response, operation: dict[str, Any]) -> bool:
+    routed = response.status_code != 405 and response.json().get("message") != "no such path"
+    return routed and str(response.status_code) in operation["responses"]
+
+
+@pytest.mark.parametrize(("operation", "method", "template"), _documented(controls=False))
+def test_every_documented_operation_id_is_a_name_a_fault_breaks_on_the_real_call(
+    sandbox: Sandbox, operation: dict[str, Any], method: str, template: str
+) -> None:
+    name, path = operation["operationId"], _path(sandbox, template)
+    seen = sandbox.requests_seen(name)
+    sandbox.inject(Fault(name, "error", status=503, count=1))
+    assert _call(sandbox, method, path, operation).status_code == 503
+    answered = _call(sandbox, method, path, operation)  # the fault is spent: the real answer
+    assert _is_documented_and_routed(answered, operation), answered.text[:200]
+    assert name in ROUTABLE and sandbox.requests_seen(name) == seen + 2
+
+
+@pytest.mark.parametrize(("operation", "method", "template"), _documented(controls=True))
+def test_every_documented_control_is_answered_but_never_named_broken_or_counted(
+    sandbox: Sandbox, operation: dict[str, Any], method: str, template: str
+) -> None:
+    with pytest.raises(ValueError, match="unknown operation"):
+        Fault(operation["operationId"], "error")
+    sandbox.inject(Fault("*", "error", status=503))
+    answered = _call(sandbox, method, template, operation)
+    assert _is_documented_and_routed(answered, operation), answered.text[:200]
+    assert sandbox.requests_seen() == 0
 
 
 # -- checking a fault --------------------------------------------------------------------------
@@ -234,7 +299,8 @@ def test_draws_from_many_threads_never_exceed_the_count() -> None:
 
 
 def test_traffic_counts_calls_per_route_and_leaves_out_the_controls() -> None:
-    traffic = Traffic()
+    router = Router(SandboxBackend(seed=1))
+    traffic = router.traffic
     for method, path in [
         ("PUT", AUTH_PATH),
         ("PUT", AUTH_PATH + "?x=1"),
@@ -244,19 +310,19 @@ def test_traffic_counts_calls_per_route_and_leaves_out_the_controls() -> None:
         ("GET", "/sandbox/stats?route=verify"),
         ("POST", "/sandbox/faults"),
     ]:
-        traffic.record(method, path)
+        router.admit(method, path)
     assert traffic.total == 5
-    assert traffic.count("verify", operation_of) == 2
-    assert traffic.count("POST /v1/service/service/*/users/*/auth", operation_of) == 1
-    assert traffic.count("*", operation_of) == 5
-    assert traffic.by_operation(operation_of) == {
+    assert traffic.count("verify") == 2
+    assert traffic.count("POST /v1/service/service/*/users/*/auth") == 1
+    assert traffic.count("*") == 5
+    assert traffic.by_operation() == {
         "get_service": 1,
         "start_auth": 1,
         "unrouted": 1,
         "verify_auth": 2,
     }
     with pytest.raises(ValueError, match="unknown operation"):
-        traffic.count("verfy", operation_of)
+        traffic.count("verfy")
 
 
 # -- over HTTP ---------------------------------------------------------------------------------

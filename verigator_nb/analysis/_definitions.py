@@ -85,6 +85,13 @@ DEFINITIONS: Final[tuple[Definition, ...]] = (
         "for each verified session, the first verified verify's ``ts`` minus the session's "
         "initiate ``ts``, in seconds.",
     ),
+    Definition(
+        "funnel",
+        "sessions at each stage: *initiated* (every session), *tried* (at least one verify "
+        "call, errors included) and *verified* (at least one verified verify); share = "
+        "sessions at the stage / sessions initiated, and ``dropout`` = the share of the "
+        "previous stage's sessions that did not reach this one.",
+    ),
 )
 
 

@@ -26,6 +26,7 @@ from verigator_nb.analysis._periods import PERIOD_NAMES, compare_tables
 from verigator_nb.analysis._rows import check_session_by
 from verigator_nb.analysis._stats import QUANTILES, add_rate
 from verigator_nb.analysis._tables import (
+    FUNNEL_STAGES,
     as_columns,
     funnel_long,
     group_keys,
@@ -92,6 +93,10 @@ _VERIFIED_SESSIONS = f"""
 """
 
 
+# The two session relations: every session, and each verified session's first verified verify.
+_ALL, _FIRST = "sessions", "first_verified"
+
+
 def _select(keys: list[str], alias: str = "") -> str:
     """The select list for ``keys`` (``period`` computed from ``ts``), with a trailing comma."""
     parts = [ident(k) if k != "period" else "period" for k in keys]
@@ -148,20 +153,21 @@ class Dataset:
         return f"(SELECT *{self._period(period)} FROM {self.log} WHERE {where})"
 
     def _from(self, kind: str, by: list[str], period: str | None, where: str) -> str:
-        """A relation of sessions (``kind="sessions"``) or verified sessions, with ``period``."""
+        """A relation of sessions (``kind=_ALL``) or verified sessions (``_FIRST``), with
+        ``period``."""
         check_session_by(by, where)
         needed = [ACTION, SESSION_ID, VERIFIED, TS, *by]
-        self._check([*needed, ATTEMPT] if kind == "verified" else needed, where)
+        self._check([*needed, ATTEMPT] if kind == _FIRST else needed, where)
         table, columns = self.cached.get(kind, ("", frozenset()))
         if not table or not set(by) <= columns:
-            template = _SESSIONS if kind == "sessions" else _VERIFIED_SESSIONS
+            template = _SESSIONS if kind == _ALL else _VERIFIED_SESSIONS
             first = _VERIFIED_FIRST.format(log=self.log)
             table = f"({template.format(by=_select(by, 'i.'), log=self.log, first=first)})"
         return f"(SELECT *{self._period(period)} FROM {table})"
 
     def prepare(self, by: list[str]) -> None:
         """Match sessions once into temporary tables that later session metrics reuse."""
-        for kind in ("sessions", "verified"):
+        for kind in (_ALL, _FIRST):
             name = f"{self.log}_{kind}"
             relation = self._from(kind, by, None, "prepare")
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {relation}")
@@ -180,7 +186,7 @@ class Dataset:
         if per not in PERS:
             raise ValueError(f"per must be {PER_SESSION!r} or {PER_ATTEMPT!r}, not {per!r}")
         if per == PER_SESSION:
-            relation = self._from("sessions", columns, period, "success_rate")
+            relation = self._from(_ALL, columns, period, "success_rate")
             hits = "hit"
         else:
             self._check([ACTION, VERIFIED, TS, *columns], "success_rate")
@@ -224,7 +230,7 @@ class Dataset:
         """``n``, ``mean`` and quantiles of ``attempts`` or ``seconds`` per verified session."""
         columns = as_columns(by)
         keys = group_keys(columns, period)
-        relation = self._from("verified", columns, period, "verified_sessions")
+        relation = self._from(_FIRST, columns, period, "verified_sessions")
         quantiles = "".join(
             f", quantile_cont({value}, {q}) AS {name}" for name, q in QUANTILES.items()
         )
@@ -248,11 +254,12 @@ class Dataset:
         """As ``analysis.funnel``."""
         columns = as_columns(by)
         keys = group_keys(columns, period)
-        relation = self._from("sessions", columns, period, "funnel")
+        relation = self._from(_ALL, columns, period, "funnel")
+        initiated, tried, verified = FUNNEL_STAGES
         wide = self._query(
-            f"SELECT {_select(keys)}count(*) AS initiated, "
-            f"count(*) FILTER (WHERE tried) AS tried, count(*) FILTER (WHERE hit) AS verified "
-            f"FROM {relation} {_group(keys)}",
+            f"SELECT {_select(keys)}count(*) AS {ident(initiated)}, "
+            f"count(*) FILTER (WHERE tried) AS {ident(tried)}, "
+            f"count(*) FILTER (WHERE hit) AS {ident(verified)} FROM {relation} {_group(keys)}",
             keys,
         )
         return funnel_long(sort_by_keys(wide, keys), keys)
@@ -287,7 +294,7 @@ class Dataset:
 
     def verified_sample(self, size: int) -> pd.DataFrame:
         """Per-session ``attempts`` and ``seconds``: a repeatable reservoir sample of ``size``."""
-        relation = self._from("verified", [], None, "verified_sessions")
+        relation = self._from(_FIRST, [], None, "verified_sessions")
         (count,) = self.con.execute(f"SELECT count(*) FROM {relation}").fetchone() or (0,)
         sample = f"USING SAMPLE reservoir({int(size)} ROWS) REPEATABLE (7)" if count > size else ""
         frame = self.con.execute(f"SELECT attempts, seconds FROM {relation} {sample}").df()

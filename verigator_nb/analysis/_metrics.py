@@ -286,18 +286,20 @@ def funnel(df: pd.DataFrame, *, by: By = None, period: str | None = None) -> pd.
     columns = as_columns(by)
     keys = group_keys(columns, period)
     sessions = sessions_frame(df, columns, period, "funnel")
+    # Each stage counts sessions: all of them, those with a verify, those verified.
+    counts = dict(
+        zip(
+            FUNNEL_STAGES,
+            [("_tried", "size"), ("_tried", "sum"), ("_verified", "sum")],
+            strict=True,
+        )
+    )
     if keys:
         grouped = sessions.groupby(keys, observed=True, dropna=False, sort=True)
-        wide = grouped.agg(
-            initiated=("_tried", "size"), tried=("_tried", "sum"), verified=("_verified", "sum")
-        ).reset_index()
+        wide = grouped.agg(**counts).reset_index()
     else:
         wide = pd.DataFrame(
-            {
-                "initiated": [len(sessions)],
-                "tried": [int(sessions["_tried"].sum())],
-                "verified": [int(sessions["_verified"].sum())],
-            }
+            {stage: [int(sessions[flag].agg(how))] for stage, (flag, how) in counts.items()}
         )
     return funnel_long(wide, keys)
 

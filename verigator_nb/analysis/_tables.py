@@ -122,7 +122,7 @@ def funnel_long(wide: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             dropout = 1.0 - n / before
         parts.append(
             wide[keys].assign(
-                stage=stage, n=n, _initiated=wide["initiated"].astype("int64"), dropout=dropout
+                stage=stage, n=n, _initiated=wide[FUNNEL_STAGES[0]].astype("int64"), dropout=dropout
             )
         )
     long = pd.concat(parts, ignore_index=True)

@@ -197,6 +197,6 @@ def plot_funnel(table: pd.DataFrame, *, title: str = "Verification funnel") -> F
         if step and counts.iloc[step - 1]:
             note += f", -{1 - count / counts.iloc[step - 1]:.1%}"
         ax.annotate(note, (count, position), va="center", fontsize="small")
-    if counts.empty:
+    if not counts.any():  # no stages, or no session initiated: zero bars say nothing
         _no_data(ax)
     return figure

@@ -3,13 +3,16 @@
 ``SandboxBackend`` holds accounts, services, users, SMS authentications, authenticator apps and
 the outbox behind one lock, and applies the rules of ``shared/reference/verigator-api.md``:
 services and users scoped per account (403 for another account's, 404 for unknown ones), SMS
-PINs of 6 digits that expire 300 s after sending and allow 5 wrong tries per ``auth_id``, TOTP
-per RFC 6238 with one step of drift and replay refusal, 5 wrong TOTP codes throttling TOTP for
-300 s, and 10 wrong tries in a row (any method) locking the user for 900 s.
+PINs of ``PIN_DIGITS`` digits that expire ``PIN_TTL`` seconds after sending and allow
+``PIN_WRONG_LIMIT`` wrong tries per ``auth_id``, TOTP per RFC 6238 with drift and replay
+refusal, ``TOTP_WRONG_LIMIT`` wrong TOTP codes throttling TOTP for ``TOTP_THROTTLE`` seconds,
+and ``USER_WRONG_LIMIT`` wrong tries in a row (any method) locking the user for
+``USER_LOCKOUT`` seconds. The numbers live in ``_rules``.
 
 Arguments arrive already typed (the HTTP layer checks JSON shapes); values are checked here and
 refused with the errors of ``_errors``. Time comes from an injectable clock and ids, PINs and
-secrets from an injectable random source, so a seeded backend is reproducible.
+secrets from an injectable random source, so a seeded backend is reproducible. What the HTTP
+layer breaks on purpose and counts (``FaultPlan``, ``Traffic``) is the router's, not this.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from verigator_nb.models import METHOD_SMS, METHOD_TOTP, METHODS
 from verigator_nb.sandbox import _totp
 from verigator_nb.sandbox._errors import Conflict, Forbidden, InvalidData, NotFound, Unauthorized
-from verigator_nb.sandbox._faults import FaultPlan, Traffic
 from verigator_nb.sandbox._rules import (
-    METHOD_SMS,
-    METHOD_TOTP,
+    ADVANCE_YEARS,
+    LOCKED_MESSAGE,
+    MAX_ADVANCE,
+    PHONE_DIGITS,
+    PHONE_PATTERN,
+    PIN_DIGITS,
     Check,
     check_sms,
     check_totp,
@@ -36,6 +43,7 @@ from verigator_nb.sandbox._rules import (
 )
 from verigator_nb.sandbox._state import (
     MAX_CLOCK,
+    MAX_YEAR,
     Clock,
     ManualClock,
     Message,
@@ -50,23 +58,11 @@ from verigator_nb.sandbox._state import (
     new_id,
 )
 
-__all__ = [
-    "DEFAULT_ACCOUNTS",
-    "METHOD_SMS",
-    "METHOD_TOTP",
-    "Check",
-    "Enrolment",
-    "SandboxBackend",
-    "Started",
-]
+__all__ = ["DEFAULT_ACCOUNTS", "Check", "Enrolment", "SandboxBackend", "Started"]
 
-METHODS: Final = (METHOD_TOTP, METHOD_SMS)
 DEFAULT_ACCOUNTS: Final[Mapping[str, str]] = {"sandbox": "sandbox"}
 
-MAX_ADVANCE = 10 * 365.25 * 86400.0
-LOCKED_MESSAGE = "user is temporarily locked after too many failed attempts"
-
-_E164 = re.compile(r"\+[0-9]{7,15}")
+_E164 = re.compile(PHONE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,8 @@ class SandboxBackend:
 
     ``seed`` makes it reproducible (a ``ManualClock`` at 2026-01-01T00:00:00Z and a seeded
     random source); without one it runs on real time and ``secrets``. ``clock`` and
-    ``source`` override either. ``accounts`` maps usernames to passwords (default
+    ``source`` override either; ``seed`` stays readable so other seeded parts (the router's
+    fault plan) can follow it. ``accounts`` maps usernames to passwords (default
     ``{"sandbox": "sandbox"}``).
     """
 
@@ -113,6 +110,7 @@ class SandboxBackend:
         source: RandomSource | None = None,
     ) -> None:
         self._accounts = _checked_accounts(DEFAULT_ACCOUNTS if accounts is None else accounts)
+        self.seed = seed
         self.clock: Clock = clock or (SystemClock() if seed is None else ManualClock())
         self._source: RandomSource = source or (
             SystemSource() if seed is None else SeededSource(seed)
@@ -122,9 +120,6 @@ class SandboxBackend:
         self._services: dict[str, ServiceRecord] = {}
         self._outbox: list[Message] = []
         self._sent_for: dict[str, list[Message]] = {}  # auth_id -> its SMS, for quick lookups
-        # Not rules but state the HTTP layer reads: what to break on purpose, what arrived.
-        self.faults = FaultPlan(seed)
-        self.traffic = Traffic()
 
     @property
     def usernames(self) -> tuple[str, ...]:
@@ -161,15 +156,17 @@ class SandboxBackend:
             return self.clock.now()
 
     def advance(self, seconds: float) -> float:
-        """Move the clock forward ``seconds`` (finite, 0 to 10 years); return the new now."""
+        """Move the clock forward ``seconds`` (finite, 0 to ``MAX_ADVANCE``); the new now."""
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             raise InvalidData("advance_seconds must be a number")
         # Range first: math.isfinite() raises OverflowError on an int too big for a float.
         if not (0 <= seconds <= MAX_ADVANCE and math.isfinite(seconds)):
-            raise InvalidData("advance_seconds must be a finite number from 0 to 10 years")
+            raise InvalidData(
+                f"advance_seconds must be a finite number from 0 to {ADVANCE_YEARS} years"
+            )
         with self._lock:
             if self.clock.now() + seconds > MAX_CLOCK:
-                raise InvalidData("the sandbox clock cannot go past the year 9000")
+                raise InvalidData(f"the sandbox clock cannot go past the year {MAX_YEAR}")
             return self.clock.advance(float(seconds))
 
     # -- services ----------------------------------------------------------------------------
@@ -206,7 +203,8 @@ class SandboxBackend:
         """A new user; 422 for an empty id or a non-E.164 phone, 409 for a taken id."""
         _require_nonempty("id_in_service", id_in_service)
         if not _E164.fullmatch(phone_number):
-            raise InvalidData("phone_number must be + followed by 7 to 15 digits")
+            low, high = PHONE_DIGITS
+            raise InvalidData(f"phone_number must be + followed by {low} to {high} digits")
         with self._lock:
             service = self._service(account, service_id)
             if any(u.id_in_service == id_in_service for u in service.users.values()):
@@ -327,7 +325,7 @@ class SandboxBackend:
         return user
 
     def _send_pin(self, service: ServiceRecord, user: UserRecord, now: float) -> str:
-        pin = f"{self._source.below(10**6):06d}"
+        pin = f"{self._source.below(10**PIN_DIGITS):0{PIN_DIGITS}d}"
         auth = SmsAuth(new_id(self._source), pin, now)
         user.auths[auth.id] = auth
         text = f"{service.name} verification code: {pin}"
@@ -352,4 +350,4 @@ def _checked_accounts(accounts: Mapping[str, str]) -> dict[str, bytes]:
 
 def _require_method(method: str) -> None:
     if method not in METHODS:
-        raise InvalidData("method must be 'totp' or 'sms'")
+        raise InvalidData(f"method must be {' or '.join(map(repr, METHODS))}")

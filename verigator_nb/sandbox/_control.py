@@ -105,7 +105,7 @@ class SandboxControl:
         return _instant(self.api.request("GET", "/sandbox/clock"), "/sandbox/clock")
 
     def advance(self, seconds: float) -> datetime:
-        """Move the sandbox clock forward ``seconds`` (0 to 10 years); the new time."""
+        """Move the sandbox clock forward ``seconds`` (0 up to the sandbox's cap); the new time."""
         payload = self.api.request("POST", "/sandbox/clock", {"advance_seconds": seconds})
         return _instant(payload, "/sandbox/clock")
 

@@ -15,13 +15,15 @@ backend apply it and breaks only the answer — the lost reply, where the server
 (a verify spent its attempt) and the client never heard.
 
 Routes: ``"*"`` (every call but the fault and stats controls, which are never broken), an
-operation name (``verify``, ``initiate``, or any handler's name such as ``get_service``), or
-``"METHOD /path"`` where ``*`` in the path matches within one segment and METHOD may be ``*``.
+operation's name from ``_operations`` (``verify_auth`` or its alias ``verify``, ``initiate``,
+``get_service``...), or ``"METHOD /path"`` where ``*`` in the path matches within one segment
+and METHOD may be ``*``.
 
 ``FaultPlan`` holds the faults and draws from a random source of its own, seeded from the
 sandbox's seed, so a seeded run breaks the same calls every time without shifting the ids and
 PINs the backend draws. ``Traffic`` counts the calls that reached the server, so a test can
-prove a verify arrived exactly once. Neither knows HTTP: ``_server`` applies a drawn fault.
+prove a verify arrived exactly once. Both belong to the HTTP layer (the router owns them and
+leaves the controls out) but neither speaks HTTP: ``_server`` applies a drawn fault.
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from verigator_nb.sandbox._limits import IDLE_TIMEOUT
+
 __all__ = [
-    "ALIASES",
-    "CONTROL_PATHS",
+    "DEFAULT_SECONDS",
     "KINDS",
+    "MAX_COUNT",
     "MAX_SECONDS",
-    "OPERATIONS",
+    "STATUSES",
     "WHENS",
     "Fault",
     "FaultPlan",
@@ -50,30 +54,10 @@ __all__ = [
 
 KINDS: Final = ("latency", "error", "malformed", "reset", "stall")
 WHENS: Final = ("before", "after")
-MAX_SECONDS: Final = 300.0  # the server's idle timeout: nothing waits longer than that anyway
-# The handler names a route can name (``_routes`` tests that these are exactly its handlers).
-OPERATIONS: Final = (
-    "create_service",
-    "get_service",
-    "delete_service",
-    "list_users",
-    "create_user",
-    "get_user",
-    "delete_user",
-    "start_auth",
-    "verify_auth",
-    "enrol_totp",
-    "get_totp_code",
-    "outbox",
-    "get_clock",
-    "advance_clock",
-    "openapi",
-)
-ALIASES: Final[Mapping[str, str]] = {"verify": "verify_auth", "initiate": "start_auth"}
-# The controls themselves: never broken (a "*" stall must not lock out its own DELETE), never
-# counted (reading the stats must not change them).
-CONTROL_PATHS: Final = frozenset({"/sandbox/faults", "/sandbox/stats"})
-_DEFAULT_SECONDS: Final[Mapping[str, float]] = {"latency": 1.0, "stall": 30.0}
+MAX_SECONDS: Final = IDLE_TIMEOUT  # nothing waits longer than the server's idle timeout anyway
+DEFAULT_SECONDS: Final[Mapping[str, float]] = {"latency": 1.0, "stall": 30.0}
+MAX_COUNT: Final = 2**31 - 1
+STATUSES: Final = (500, 599)  # the lowest and highest status an error fault may answer
 _KEYS: Final = frozenset({"route", "kind", "rate", "seconds", "count", "when", "status"})
 
 # The operation name of ``(method, path)``, or None for a path no route answers.
@@ -106,11 +90,11 @@ def _selector(route: object) -> _Selector:
             raise ValueError("a route with a space must be 'METHOD /path' (METHOD may be '*')")
         pattern = "[^/]*".join(re.escape(piece) for piece in path.split("*"))
         return _Selector(None if method == "*" else method.upper(), re.compile(pattern))
-    name = ALIASES.get(route, route)
-    if name not in OPERATIONS:
-        known = ", ".join([*ALIASES, *OPERATIONS])
-        raise ValueError(f"unknown operation {route[:40]!r}; known: {known}")
-    return _Selector(operation=name)
+    # Imported here, not at the top: the operation table holds the fault controls' handlers,
+    # which build Faults, so a top-level import would be circular.
+    from verigator_nb.sandbox._operations import routable_name
+
+    return _Selector(operation=routable_name(route))
 
 
 def _number(name: str, value: object, low: float, high: float) -> float:
@@ -131,11 +115,11 @@ def _whole(name: str, value: object, low: int, high: int) -> int:
 class Fault:
     """One way to break calls on ``route``: ``kind``, with probability ``rate`` per call.
 
-    ``seconds`` is the delay of a ``latency`` (default 1) or the hold of a ``stall`` (default
-    30), at most 300; ``count`` caps how many calls it breaks (None: no cap); ``when`` is
-    ``"before"`` (the backend never sees the call) or ``"after"`` (it applies the call, the
-    answer is lost); ``status`` is the answer of an ``error`` (500 to 599). ``ValueError``
-    names the first bad argument.
+    ``seconds`` is the delay of a ``latency`` or the hold of a ``stall`` (defaults in
+    ``DEFAULT_SECONDS``), at most ``MAX_SECONDS``; ``count`` caps how many calls it breaks
+    (None: no cap); ``when`` is ``"before"`` (the backend never sees the call) or ``"after"``
+    (it applies the call, the answer is lost); ``status`` is the answer of an ``error`` (within
+    ``STATUSES``). ``ValueError`` names the first bad argument.
     """
 
     route: str
@@ -151,14 +135,14 @@ class Fault:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         if self.when not in WHENS:
-            raise ValueError("when must be 'before' or 'after'")
-        seconds = _DEFAULT_SECONDS.get(self.kind, 0.0) if self.seconds is None else self.seconds
+            raise ValueError(f"when must be {' or '.join(map(repr, WHENS))}")
+        seconds = DEFAULT_SECONDS.get(self.kind, 0.0) if self.seconds is None else self.seconds
         set_field = object.__setattr__  # frozen: normalise once, here
         set_field(self, "rate", _number("rate", self.rate, 0.0, 1.0))
         set_field(self, "seconds", _number("seconds", seconds, 0.0, MAX_SECONDS))
         if self.count is not None:
-            _whole("count", self.count, 1, 2**31 - 1)
-        _whole("status", self.status, 500, 599)
+            _whole("count", self.count, 1, MAX_COUNT)
+        _whole("status", self.status, *STATUSES)
         set_field(self, "_selector", _selector(self.route))
 
     @property
@@ -247,8 +231,6 @@ class FaultPlan:
     def draw(self, method: str, path: str, resolve: Resolver) -> Fault | None:
         """The fault to apply to this call, or None; counts it as injected."""
         path = path.partition("?")[0]
-        if path in CONTROL_PATHS:
-            return None
         resolved: list[str | None] = []
 
         def operation() -> str | None:  # resolved at most once, and only if a fault asks
@@ -287,20 +269,19 @@ def _checked(fault: object) -> Fault:
 
 
 class Traffic:
-    """How many calls reached the server, by method and path (the controls left out)."""
+    """How many calls reached the server, by method and path; ``resolve`` names their operation."""
 
-    def __init__(self) -> None:
+    def __init__(self, resolve: Resolver) -> None:
+        self._resolve = resolve
         self._lock = threading.Lock()
         self._seen: Counter[tuple[str, str]] = Counter()
 
     def record(self, method: str, path: str) -> None:
         """Count one call as it arrives, before any fault or handler sees it."""
-        path = path.partition("?")[0]
-        if path not in CONTROL_PATHS:
-            with self._lock:
-                self._seen[(method, path)] += 1
+        with self._lock:
+            self._seen[(method, path.partition("?")[0])] += 1
 
-    def count(self, route: str, resolve: Resolver) -> int:
+    def count(self, route: str) -> int:
         """Calls matching ``route`` (a fault route: ``*``, an operation, ``METHOD /path``)."""
         selector = _selector(route)
         with self._lock:
@@ -308,16 +289,16 @@ class Traffic:
         return sum(
             n
             for (method, path), n in seen
-            if selector.matches(method, path, _bind(resolve, method, path))
+            if selector.matches(method, path, _bind(self._resolve, method, path))
         )
 
-    def by_operation(self, resolve: Resolver) -> dict[str, int]:
+    def by_operation(self) -> dict[str, int]:
         """Calls per operation name; paths no route answers count as ``"unrouted"``."""
         with self._lock:
             seen = list(self._seen.items())
         counts: Counter[str] = Counter()
         for (method, path), n in seen:
-            counts[resolve(method, path) or "unrouted"] += n
+            counts[self._resolve(method, path) or "unrouted"] += n
         return dict(sorted(counts.items()))
 
     @property

@@ -1,10 +1,13 @@
 """The sandbox's OpenAPI 3.0 document, served at ``GET /openapi.json`` (no auth needed).
 
-It describes every route the sandbox answers: the Verigator calls, the ``/sandbox/`` play-the-
-user calls, every status each can answer with its ``{"message": ...}`` body, the
-``X-Service-Auth`` scheme, and in ``info.description`` the rules this project decided where
-Verigator's own documentation is silent. Schemas are exactly as strict as the sandbox, so a
-schema-driven fuzzer (schemathesis) finds every answer conforming.
+Derived, not written: one path item per path of ``_operations`` (``operationId`` is the
+operation's name, the one faults and stats use), the method and result enums from
+``verigator_nb.models``, and every limit in the schemas and in the rules prose of
+``info.description`` formatted from the constants the sandbox enforces (``_rules``, ``_totp``,
+``_faults``, ``_limits``, ``_state``). It describes every status each call can answer with its
+``{"message": ...}`` body, the ``X-Service-Auth`` scheme, and the rules this project decided
+where Verigator's own documentation is silent. Schemas are exactly as strict as the sandbox,
+so a schema-driven fuzzer (schemathesis) finds every answer conforming.
 """
 
 from __future__ import annotations
@@ -14,75 +17,43 @@ import functools
 import json
 from typing import Any
 
-from verigator_nb.sandbox._faults import ALIASES, KINDS, MAX_SECONDS, OPERATIONS, WHENS
+from verigator_nb.models import METHOD_TOTP, METHODS, RESULTS
+from verigator_nb.sandbox._faults import (
+    DEFAULT_SECONDS,
+    KINDS,
+    MAX_COUNT,
+    MAX_SECONDS,
+    STATUSES,
+    WHENS,
+)
+from verigator_nb.sandbox._limits import MAX_BODY
+from verigator_nb.sandbox._operations import (
+    ALIASES,
+    OPERATIONS,
+    ROUTABLE,
+    TAG_FAULTS,
+    TAG_SANDBOX,
+    TAG_VERIGATOR,
+    Operation,
+)
+from verigator_nb.sandbox._rules import MAX_ADVANCE, PHONE_PATTERN, PIN_DIGITS
+from verigator_nb.sandbox._rules_text import RULES, mib
+from verigator_nb.sandbox._state import SEEDED_START, format_time
+from verigator_nb.sandbox._totp import DIGITS, SECRET_LENGTH, STEP_SECONDS
 
-__all__ = ["RULES", "openapi_bytes", "openapi_document"]
-
-RULES = """\
-A faithful local emulator of Messente's Verigator two-factor API (deprecated by its vendor),
-for notebooks and tests. Rules decided by this project where the public sources are silent:
-
-- Every call but `GET /openapi.json` needs `X-Service-Auth: <username>:<password>`
-  (401 when missing, malformed or wrong). Services and users belong to the account that
-  created them: another account's answer 403 (revealing nothing), unknown ones 404.
-- Create service and create user answer 201; start authentication answers 200; deletes
-  answer 202 with `{}`. A service name is unique per account and an `id_in_service` per
-  service (409). Deleting a service that still has users is 409. Deleting a user drops its
-  authentications; its sent SMS stay in the outbox.
-- `fqdn`, `name` and `id_in_service` are non-empty strings (no lone surrogates, 422);
-  `phone_number` is E.164: `+` then 7 to 15 digits. Timestamps are ISO 8601 UTC:
-  `2026-01-01T00:00:00.000000Z`.
-- Order of checks: unknown path 404, wrong method 405 (with `Allow`), auth 401, body 422,
-  path resources 403/404, then the call's own rules (404 for an unknown `auth_id`, 409 for
-  conflicts). Bodies over 1 MiB are refused with 413 and the connection is closed.
-- Start with `totp` uses the authenticator app when the user has one (`{"method": "totp"}`),
-  otherwise falls back to SMS (`{"method": "sms", "auth_id": ...}`): read `method` from the
-  answer. Start while the user is locked out (below) is **409** `{"message": "user is
-  temporarily locked after too many failed attempts"}`.
-- An SMS PIN has 6 digits (leading zeros kept), expires 300 s after it was sent and allows
-  5 wrong tries per `auth_id`; after that even the right PIN is `THROTTLED`. An `auth_id`
-  that verified once is spent: later checks answer `EXPIRED`.
-- TOTP is RFC 6238 (30 s steps, 6 digits, SHA-1, 160-bit secrets), one step of drift either
-  way; a step at or before the last one accepted for the user is a replay (`INVALID`, counted).
-  5 wrong TOTP codes in a row throttle the user's TOTP checks for 300 s. Verify with `totp`
-  for a user without an app is `INVALID` and not counted.
-- 10 wrong tries in a row (any method, across `auth_id`s; a new start does not reset the
-  count; a success does) lock the user for 900 s: verify answers `THROTTLED`, start 409.
-  Throttled and expired answers are not wrong tries.
-- Check order for SMS: user locked → `THROTTLED`; spent → `EXPIRED`; 5 wrong → `THROTTLED`;
-  expired → `EXPIRED`; PIN → `VERIFIED` or `INVALID`. Verify always answers `status`, also on
-  success (`result: VERIFIED`, flags false).
-- Lenient verify (the official Python client 1.0.x sent only `{"token"}`): without `method`
-  the sandbox checks the given `auth_id`, else the user's most recent pending SMS
-  authentication, else TOTP; `sms` without `auth_id` uses the user's most recent SMS
-  authentication. An `auth_id` the user does not have, or `sms` for a user with no SMS
-  authentication at all, is 404. `method: totp` ignores `auth_id`.
-- Sandbox-only calls play the user: enrol an authenticator app (re-enrolling replaces the
-  secret and forgets the last accepted step, but keeps throttles and counts), read the code
-  the app shows now (404 when no app is enrolled), read the SMS outbox of the caller's
-  account, and read or advance the sandbox clock (shared by all accounts of one sandbox;
-  never backwards, at most 10 years per call). A seeded sandbox starts its clock at
-  2026-01-01T00:00:00Z and moves it only when advanced.
-- Injected faults (for testing clients): `POST /sandbox/faults` replaces the sandbox's fault
-  plan (403 unless the sandbox was started with `--remote-faults`), `GET` reads it with how
-  many calls each fault broke, `DELETE` clears it. A fault names a `route` (`*`, an operation
-  such as `verify`, `initiate` or `get_service`, or `METHOD /path` with `*` matching within
-  one segment), a `kind` (`latency`, `error` answering `status`, `malformed` answering a 200
-  that is not JSON, `reset` closing the connection with a TCP reset, `stall` holding it
-  `seconds` then closing it), a `rate` (0 to 1), an optional `count` cap, and `when`:
-  `before` breaks the call before the sandbox applies it (nothing changes), `after` applies
-  it and breaks only the answer (a lost reply). The first matching fault that fires wins;
-  faults apply to every account; the fault and stats calls themselves are never broken.
-  A seeded sandbox breaks the same calls on every run. `GET /sandbox/stats` counts the calls
-  that reached the server (any account; `?route=` counts one route, as a fault names it).
-"""
+__all__ = ["openapi_bytes", "openapi_document"]
 
 _NONEMPTY = {"type": "string", "minLength": 1}
-_TIME = {"type": "string", "format": "date-time", "example": "2026-01-01T00:00:00.000000Z"}
+_TIME = {"type": "string", "format": "date-time", "example": format_time(SEEDED_START)}
 _ID = {"type": "string", "example": "3f0b6b8e-1c52-4b8b-9d57-2f0c5d8d1a4e"}
-_METHOD = {"type": "string", "enum": ["totp", "sms"]}
-_RESULT = {"type": "string", "enum": ["VERIFIED", "INVALID", "EXPIRED", "THROTTLED"]}
-_TOO_LARGE = "Request body over 1 MiB (413), or another malformed HTTP request."
+_METHOD = {"type": "string", "enum": list(METHODS)}
+_RESULT = {"type": "string", "enum": list(RESULTS)}
+_TOO_LARGE = f"Request body over {mib(MAX_BODY)} (413), or another malformed HTTP request."
+_TAGS = {
+    TAG_VERIGATOR: "The Verigator API calls",
+    TAG_SANDBOX: "Sandbox-only calls that play the user",
+    TAG_FAULTS: "Sandbox-only calls that break it on purpose",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -98,17 +69,19 @@ def _obj(required: list[str], extra: bool = True, **properties: Any) -> dict[str
     return schema
 
 
+def _digits(n: int) -> dict[str, str]:
+    return {"type": "string", "pattern": f"^[0-9]{{{n}}}$"}
+
+
+_ROUTE_NAMES = ["*", *ALIASES, *ROUTABLE]
 _FAULT_FIELDS: dict[str, Any] = {
     "route": {
         "type": "string",
-        "anyOf": [
-            {"enum": ["*", *ALIASES, *OPERATIONS]},
-            {"pattern": "^(\\*|[A-Za-z]+) /"},
-        ],
+        "anyOf": [{"enum": _ROUTE_NAMES}, {"pattern": "^(\\*|[A-Za-z]+) /"}],
         "default": "*",
-        "description": "`*`, an operation (" + ", ".join([*ALIASES, *OPERATIONS]) + ") "
+        "description": f"`*`, an operation ({', '.join(_ROUTE_NAMES[1:])}) "
         "or `METHOD /path` (`*` matches within one path segment; METHOD may be `*`)",
-        "example": "verify",
+        "example": next(iter(ALIASES)),
     },
     "kind": {"type": "string", "enum": list(KINDS)},
     "rate": {"type": "number", "minimum": 0, "maximum": 1, "default": 1},
@@ -117,17 +90,24 @@ _FAULT_FIELDS: dict[str, Any] = {
         "minimum": 0,
         "maximum": MAX_SECONDS,
         "nullable": True,
-        "description": "latency or stall length (null: 1 and 30); ignored by other kinds",
+        "description": "latency or stall length (null: "
+        + " and ".join(f"{DEFAULT_SECONDS[kind]:g} for {kind}" for kind in DEFAULT_SECONDS)
+        + "); ignored by other kinds",
     },
     "count": {
         "type": "integer",
         "minimum": 1,
-        "maximum": 2**31 - 1,
+        "maximum": MAX_COUNT,
         "nullable": True,
         "description": "break at most this many calls (null: no cap)",
     },
-    "when": {"type": "string", "enum": list(WHENS), "default": "before"},
-    "status": {"type": "integer", "minimum": 500, "maximum": 599, "default": 500},
+    "when": {"type": "string", "enum": list(WHENS), "default": WHENS[0]},
+    "status": {
+        "type": "integer",
+        "minimum": STATUSES[0],
+        "maximum": STATUSES[1],
+        "default": STATUSES[0],
+    },
 }
 
 _SCHEMAS: dict[str, Any] = {
@@ -138,7 +118,7 @@ _SCHEMAS: dict[str, Any] = {
     "UserCreate": _obj(
         ["id_in_service", "phone_number"],
         id_in_service=_NONEMPTY,
-        phone_number={"type": "string", "pattern": "^\\+[0-9]{7,15}$", "example": "+4401234567"},
+        phone_number={"type": "string", "pattern": f"^{PHONE_PATTERN}$", "example": "+4401234567"},
     ),
     "User": _obj(
         ["id", "ctime", "id_in_service"], id=_ID, ctime=_TIME, id_in_service={"type": "string"}
@@ -168,19 +148,19 @@ _SCHEMAS: dict[str, Any] = {
     ),
     "TotpEnrolment": _obj(
         ["secret", "otpauth_uri"],
-        secret={"type": "string", "pattern": "^[A-Z2-7]{32}$"},
+        secret={"type": "string", "pattern": f"^[A-Z2-7]{{{SECRET_LENGTH}}}$"},
         otpauth_uri={"type": "string", "pattern": "^otpauth://totp/"},
     ),
     "TotpCode": _obj(
         ["code", "seconds_left"],
-        code={"type": "string", "pattern": "^[0-9]{6}$"},
-        seconds_left={"type": "integer", "minimum": 1, "maximum": 30},
+        code=_digits(DIGITS),
+        seconds_left={"type": "integer", "minimum": 1, "maximum": STEP_SECONDS},
     ),
     "SmsMessage": _obj(
         ["to", "auth_id", "pin", "text", "sent_at"],
         to={"type": "string"},
         auth_id=_ID,
-        pin={"type": "string", "pattern": "^[0-9]{6}$"},
+        pin=_digits(PIN_DIGITS),
         text={"type": "string"},
         sent_at=_TIME,
     ),
@@ -209,17 +189,24 @@ _SCHEMAS: dict[str, Any] = {
     ),
     "ClockAdvance": _obj(
         ["advance_seconds"],
-        advance_seconds={"type": "number", "minimum": 0, "maximum": 315576000},
+        advance_seconds={"type": "number", "minimum": 0, "maximum": MAX_ADVANCE},
     ),
+    "OpenApi": {"type": "object", "description": "This document"},
 }
 
 _ERRORS = {
-    "401": "Missing, malformed or wrong X-Service-Auth.",
-    "403": "The resource belongs to another account.",
-    "404": "No such service, user, authentication or app.",
-    "409": "Conflict: already exists, or not allowed in the current state.",
-    "422": "Invalid body: not a JSON object, wrong types, missing keys, unknown method.",
+    401: "Missing, malformed or wrong X-Service-Auth.",
+    403: "The resource belongs to another account.",
+    404: "No such service, user, authentication or app.",
+    409: "Conflict: already exists, or not allowed in the current state.",
+    422: "Invalid body: not a JSON object, wrong types, missing keys, unknown method.",
 }
+_PATH_PARAMS = {
+    "serviceId": "The service's id.",
+    "userId": "The user's id (from create user, not id_in_service).",
+}
+_QUERY_SCHEMAS = {"route": {k: v for k, v in _FAULT_FIELDS["route"].items() if k != "default"}}
+_NAMED = {operation.name: operation for operation in OPERATIONS}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -230,233 +217,90 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json(_ref("Error"))}
 
 
-def _op(
-    op_id: str,
-    summary: str,
-    ok: tuple[str, str],
-    errors: str,
-    body: str | None = None,
-    tag: str = "verigator",
-    links: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """One operation: ``ok`` is (status, schema name); ``errors`` the error codes it answers."""
-    success: dict[str, Any] = {"description": summary, "content": _json(_ref(ok[1]))}
-    if links:
-        success["links"] = links
-    responses: dict[str, Any] = {ok[0]: success}
-    responses.update({code: _error(_ERRORS[code]) for code in errors.split()})
-    responses["default"] = _error(_TOO_LARGE)
-    operation: dict[str, Any] = {
-        "operationId": op_id,
-        "summary": summary,
-        "tags": [tag],
-        "responses": responses,
-    }
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": _json(_ref(body))}
-    return operation
-
-
-def _with_errors(operation: dict[str, Any], descriptions: dict[str, str]) -> dict[str, Any]:
-    """``operation`` with some error statuses described for what they mean there."""
-    operation["responses"].update({code: _error(text) for code, text in descriptions.items()})
-    return operation
-
-
-def _param(name: str, description: str) -> dict[str, Any]:
+def _param(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A path parameter (always required) or a query parameter (always optional)."""
     return {
         "name": name,
-        "in": "path",
-        "required": True,
+        "in": where,
+        "required": where == "path",
         "description": description,
-        "schema": {"type": "string", "minLength": 1},
+        "schema": schema,
     }
 
 
-_SID = _param("serviceId", "The service's id.")
-_UID = _param("userId", "The user's id (from create user, not id_in_service).")
-_SERVICE_LINKS = {
-    "GetService": {"operationId": "getService", "parameters": {"serviceId": "$response.body#/id"}},
-    "CreateUser": {"operationId": "createUser", "parameters": {"serviceId": "$response.body#/id"}},
-}
-_NEW_USER = {"serviceId": "$request.path.serviceId", "userId": "$response.body#/id"}
-_USER_LINKS = {
-    "GetUser": {"operationId": "getUser", "parameters": _NEW_USER},
-    # Spelled out so link-following tools check a new user with TOTP (200, INVALID) rather
-    # than with a made-up auth_id (a correct 404 that reads as "created resource missing").
-    "VerifyNewUser": {
-        "operationId": "verifyAuth",
-        "parameters": _NEW_USER,
-        "requestBody": {"method": "totp", "token": "000000"},
-    },
-}
+def _link(target: str, parameters: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """A response link to operation ``target``; KeyError (at import) if no operation has it."""
+    return {"operationId": _NAMED[target].name, "parameters": parameters, **extra}
+
+
+def _links() -> dict[str, dict[str, Any]]:
+    """Response links by operation name: how a fuzzer chains a created resource into calls."""
+    new_service = {"serviceId": "$response.body#/id"}
+    new_user = {"serviceId": "$request.path.serviceId", "userId": "$response.body#/id"}
+    # The user is verified with TOTP (200, INVALID) rather than with a made-up auth_id (a
+    # correct 404 that link-following tools read as "created resource missing").
+    first_check = {"method": METHOD_TOTP, "token": "0" * DIGITS}
+    return {
+        _NAMED["create_service"].name: {
+            "GetService": _link("get_service", new_service),
+            "CreateUser": _link("create_user", new_service),
+        },
+        _NAMED["create_user"].name: {
+            "GetUser": _link("get_user", new_user),
+            "VerifyNewUser": _link("verify_auth", new_user, requestBody=first_check),
+        },
+    }
+
+
+def _responses(operation: Operation, links: dict[str, Any] | None) -> dict[str, Any]:
+    """Its success answer (with ``links``), each error it answers, and the catch-all."""
+    success: dict[str, Any] = {
+        "description": operation.summary,
+        "content": _json(_ref(operation.response)),
+    }
+    if links:
+        success["links"] = links
+    errors = operation.errors if operation.public else (401, *operation.errors)
+    responses: dict[str, Any] = {str(operation.ok): success}
+    for code in sorted(errors):
+        responses[str(code)] = _error(operation.notes.get(code, _ERRORS[code]))
+    responses["default"] = _error(_TOO_LARGE)
+    return responses
+
+
+def _operation(operation: Operation, links: dict[str, Any] | None) -> dict[str, Any]:
+    """One OpenAPI operation object, ``operationId`` being the operation's name."""
+    described: dict[str, Any] = {
+        "operationId": operation.name,
+        "summary": operation.summary,
+        "tags": [operation.tag],
+        "responses": _responses(operation, links),
+    }
+    if operation.body is not None:
+        described["requestBody"] = {"required": True, "content": _json(_ref(operation.body))}
+    if operation.query:
+        described["parameters"] = [
+            _param(name, "query", text, _QUERY_SCHEMAS.get(name, {"type": "string"}))
+            for name, text in operation.query.items()
+        ]
+    if operation.public:
+        described["security"] = []
+    return described
 
 
 def _paths() -> dict[str, Any]:
-    service = "/v1/service/service/{serviceId}"
-    user = service + "/users/{userId}"
-    app = "/sandbox/services/{serviceId}/users/{userId}/totp"
-    return {
-        "/v1/service/service": {
-            "post": _op(
-                "createService",
-                "Create a service",
-                ("201", "Service"),
-                "401 409 422",
-                "ServiceCreate",
-                links=_SERVICE_LINKS,
-            ),
-        },
-        service: {
-            "parameters": [_SID],
-            "get": _op("getService", "Get a service", ("200", "Service"), "401 403 404"),
-            "delete": _op(
-                "deleteService",
-                "Delete a service (409 while it has users)",
-                ("202", "Empty"),
-                "401 403 404 409",
-            ),
-        },
-        service + "/users": {
-            "parameters": [_SID],
-            "get": _op("listUsers", "List users", ("200", "UserList"), "401 403 404"),
-            "post": _op(
-                "createUser",
-                "Add a user",
-                ("201", "User"),
-                "401 403 404 409 422",
-                "UserCreate",
-                links=_USER_LINKS,
-            ),
-        },
-        user: {
-            "parameters": [_SID, _UID],
-            "get": _op("getUser", "Get a user", ("200", "User"), "401 403 404"),
-            "delete": _op("deleteUser", "Delete a user", ("202", "Empty"), "401 403 404"),
-        },
-        user + "/auth": {
-            "parameters": [_SID, _UID],
-            "post": _op(
-                "startAuth",
-                "Start authentication (409 while the user is locked out)",
-                ("200", "AuthStarted"),
-                "401 403 404 409 422",
-                "AuthStart",
-            ),
-            "put": _op(
-                "verifyAuth",
-                "Verify the PIN or TOTP code the user typed",
-                ("200", "Verification"),
-                "401 403 404 422",
-                "AuthVerify",
-            ),
-        },
-        app: {
-            "parameters": [_SID, _UID],
-            "post": _op(
-                "enrolTotp",
-                "Enrol (or replace) the user's authenticator app",
-                ("200", "TotpEnrolment"),
-                "401 403 404",
-                tag="sandbox",
-            ),
-            "get": _op(
-                "getTotpCode",
-                "The code the user's app shows now (404 without an app)",
-                ("200", "TotpCode"),
-                "401 403 404",
-                tag="sandbox",
-            ),
-        },
-        "/sandbox/outbox": {
-            "get": {
-                **_op(
-                    "getOutbox",
-                    "SMS sent to the caller's users, oldest first",
-                    ("200", "Outbox"),
-                    "401",
-                    tag="sandbox",
-                ),
-                "parameters": [
-                    {
-                        "name": "auth_id",
-                        "in": "query",
-                        "required": False,
-                        "description": "only the SMS sent for this auth_id",
-                        "schema": {"type": "string"},
-                    }
-                ],
-            },
-        },
-        "/sandbox/clock": {
-            "get": _op("getClock", "The sandbox clock", ("200", "Clock"), "401", tag="sandbox"),
-            "post": _op(
-                "advanceClock",
-                "Advance the sandbox clock",
-                ("200", "Clock"),
-                "401 422",
-                "ClockAdvance",
-                tag="sandbox",
-            ),
-        },
-        "/sandbox/faults": {
-            "get": _op("getFaults", "The fault plan", ("200", "FaultPlan"), "401", tag="faults"),
-            "post": _with_errors(
-                _op(
-                    "setFaults",
-                    "Replace the fault plan (403 unless started with --remote-faults)",
-                    ("200", "FaultPlan"),
-                    "401 403 422",
-                    "FaultList",
-                    tag="faults",
-                ),
-                {"403": "Fault injection over HTTP is off (start with --remote-faults)."},
-            ),
-            "delete": _op(
-                "clearFaults", "Remove every fault", ("200", "FaultPlan"), "401", tag="faults"
-            ),
-        },
-        "/sandbox/stats": {
-            "get": {
-                **_with_errors(
-                    _op(
-                        "getStats",
-                        "Calls that reached the server, and faults injected",
-                        ("200", "Stats"),
-                        "401 422",
-                        tag="faults",
-                    ),
-                    {"422": "`route` is not a route a fault could name."},
-                ),
-                "parameters": [
-                    {
-                        "name": "route",
-                        "in": "query",
-                        "required": False,
-                        "description": "count only calls on this route, written as a fault's",
-                        "schema": {
-                            k: v for k, v in _FAULT_FIELDS["route"].items() if k != "default"
-                        },
-                    }
-                ],
-            },
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "getOpenApi",
-                "summary": "This document",
-                "tags": ["sandbox"],
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI document",
-                        "content": _json({"type": "object"}),
-                    },
-                    "default": _error(_TOO_LARGE),
-                },
-            },
-        },
-    }
+    """One path item per path template, holding an operation object per method."""
+    links = _links()
+    paths: dict[str, Any] = {}
+    for operation in OPERATIONS:
+        item = paths.setdefault(operation.path, {})
+        if operation.params:
+            item["parameters"] = [
+                _param(name, "path", _PATH_PARAMS[name], dict(_NONEMPTY))
+                for name in operation.params
+            ]
+        item[operation.method.lower()] = _operation(operation, links.get(operation.name))
+    return paths
 
 
 def _build() -> dict[str, Any]:
@@ -464,11 +308,7 @@ def _build() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "Verigator sandbox", "version": "1.0.0", "description": RULES},
         "servers": [{"url": "/"}],
-        "tags": [
-            {"name": "verigator", "description": "The Verigator API calls"},
-            {"name": "sandbox", "description": "Sandbox-only calls that play the user"},
-            {"name": "faults", "description": "Sandbox-only calls that break it on purpose"},
-        ],
+        "tags": [{"name": name, "description": text} for name, text in _TAGS.items()],
         "security": [{"ServiceAuth": []}],
         "paths": _paths(),
         "components": {

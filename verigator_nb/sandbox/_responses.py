@@ -1,9 +1,11 @@
 """The HTTP-facing handlers (moto's ``responses.py``): parse JSON, call the backend, shape JSON.
 
-Each handler takes the backend and a ``Request`` (the caller's account, the path parameters and
-the raw body) and returns ``(status, json-able body)``. JSON *shapes* are checked here (an
-object, strings where strings belong); *values* are checked by the backend. Only the
-play-the-user handlers ever put a PIN, a TOTP secret or a TOTP code in an answer.
+Each handler takes what is ``Served`` (the backend, and the HTTP layer's own state) and a
+``Request`` (the caller's account, the path parameters by their OpenAPI names, the raw body,
+the query) and returns the JSON-able body of its success answer; the status is its
+operation's (``_operations``). JSON *shapes* are checked here (an object, strings where strings
+belong); *values* are checked by the backend. Only the play-the-user handlers ever put a PIN, a
+TOTP secret or a TOTP code in an answer.
 """
 
 from __future__ import annotations
@@ -11,40 +13,64 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from verigator_nb.models import RESULT_EXPIRED, RESULT_INVALID, RESULT_THROTTLED
 from verigator_nb.sandbox._backend import SandboxBackend
-from verigator_nb.sandbox._errors import Forbidden, InvalidData
-from verigator_nb.sandbox._faults import Fault
+from verigator_nb.sandbox._errors import InvalidData
+from verigator_nb.sandbox._faults import FaultPlan, Traffic
 from verigator_nb.sandbox._state import Message, ServiceRecord, UserRecord, format_time
 
 __all__ = [
     "Handler",
     "Request",
+    "Served",
     "advance_clock",
-    "clear_faults",
     "create_service",
     "create_user",
     "delete_service",
     "delete_user",
     "enrol_totp",
     "get_clock",
-    "get_faults",
     "get_service",
     "get_totp_code",
     "get_user",
+    "json_object",
+    "json_value",
     "list_users",
     "outbox",
-    "set_faults",
     "start_auth",
     "verify_auth",
 ]
 
 
+class Served(Protocol):
+    """What a handler reaches: the backend's rules and state, and the HTTP layer's own."""
+
+    @property
+    def backend(self) -> SandboxBackend:
+        """The rules and state."""
+        ...
+
+    @property
+    def faults(self) -> FaultPlan:
+        """What the HTTP layer breaks on purpose."""
+        ...
+
+    @property
+    def traffic(self) -> Traffic:
+        """What reached the HTTP layer."""
+        ...
+
+    @property
+    def document(self) -> bytes:
+        """The OpenAPI document, encoded as served."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One authenticated call: the account, the decoded path parameters, the raw body."""
+    """One call: the account (``""`` for a public call), path parameters, raw body, query."""
 
     account: str
     params: dict[str, str]
@@ -52,7 +78,7 @@ class Request:
     query: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[[SandboxBackend, Request], tuple[int, Any]]
+Handler = Callable[[Served, Request], Any]
 
 
 def _refuse_constant(name: str) -> Any:
@@ -63,19 +89,20 @@ def _refuse_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; 422 when it is not UTF-8 JSON or not an object."""
-    value = _json(body, "request body must be a JSON object")
-    if not isinstance(value, dict):
-        raise InvalidData("request body must be a JSON object")
-    return value
-
-
-def _json(body: bytes, refusal: str) -> Any:
+def json_value(body: bytes, refusal: str) -> Any:
+    """The body as strict UTF-8 JSON; 422 with ``refusal`` when it is not."""
     try:
         return _DECODER.decode(body.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise InvalidData(refusal) from exc
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; 422 when it is not UTF-8 JSON or not an object."""
+    value = json_value(body, "request body must be a JSON object")
+    if not isinstance(value, dict):
+        raise InvalidData("request body must be a JSON object")
+    return value
 
 
 def _text(body: dict[str, Any], key: str) -> str:
@@ -112,68 +139,77 @@ def _message(message: Message) -> dict[str, str]:
     }
 
 
-def create_service(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``POST /v1/service/service`` → 201 with the new service."""
+def create_service(served: Served, request: Request) -> Any:
+    """The new service, from ``{"fqdn", "name"}``."""
     body = json_object(request.body)
     fqdn, name = _text(body, "fqdn"), _text(body, "name")
-    return 201, _service(backend.create_service(request.account, fqdn, name))
+    return _service(served.backend.create_service(request.account, fqdn, name))
 
 
-def get_service(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``GET /v1/service/service/{sid}`` → 200 with the service."""
-    return 200, _service(backend.get_service(request.account, request.params["sid"]))
+def get_service(served: Served, request: Request) -> Any:
+    """The service."""
+    return _service(served.backend.get_service(request.account, request.params["serviceId"]))
 
 
-def delete_service(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``DELETE /v1/service/service/{sid}`` → 202 ``{}``."""
-    backend.delete_service(request.account, request.params["sid"])
-    return 202, {}
+def delete_service(served: Served, request: Request) -> Any:
+    """``{}`` once the service is gone."""
+    served.backend.delete_service(request.account, request.params["serviceId"])
+    return {}
 
 
-def create_user(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``POST .../users`` → 201 with the new user."""
+def create_user(served: Served, request: Request) -> Any:
+    """The new user, from ``{"id_in_service", "phone_number"}``."""
     body = json_object(request.body)
     id_in_service, phone = _text(body, "id_in_service"), _text(body, "phone_number")
-    user = backend.create_user(request.account, request.params["sid"], id_in_service, phone)
-    return 201, _user(user)
+    sid = request.params["serviceId"]
+    return _user(served.backend.create_user(request.account, sid, id_in_service, phone))
 
 
-def list_users(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``GET .../users`` → 200 ``{"users": [...], "count": N}`` in creation order."""
-    users = [_user(u) for u in backend.list_users(request.account, request.params["sid"])]
-    return 200, {"users": users, "count": len(users)}
+def list_users(served: Served, request: Request) -> Any:
+    """``{"users": [...], "count": N}`` in creation order."""
+    found = served.backend.list_users(request.account, request.params["serviceId"])
+    return {"users": [_user(u) for u in found], "count": len(found)}
 
 
-def get_user(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``GET .../users/{uid}`` → 200 with the user."""
+def get_user(served: Served, request: Request) -> Any:
+    """The user."""
     params = request.params
-    return 200, _user(backend.get_user(request.account, params["sid"], params["uid"]))
+    user = served.backend.get_user(request.account, params["serviceId"], params["userId"])
+    return _user(user)
 
 
-def delete_user(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``DELETE .../users/{uid}`` → 202 ``{}``."""
-    backend.delete_user(request.account, request.params["sid"], request.params["uid"])
-    return 202, {}
+def delete_user(served: Served, request: Request) -> Any:
+    """``{}`` once the user is gone."""
+    params = request.params
+    served.backend.delete_user(request.account, params["serviceId"], params["userId"])
+    return {}
 
 
-def start_auth(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``POST .../users/{uid}/auth`` → 200 ``{"method"[, "auth_id"]}``."""
+def start_auth(served: Served, request: Request) -> Any:
+    """``{"method"[, "auth_id"]}``: the method used, and for SMS the new ``auth_id``."""
     method = _text(json_object(request.body), "method")
     params = request.params
-    started = backend.start_auth(request.account, params["sid"], params["uid"], method)
+    started = served.backend.start_auth(
+        request.account, params["serviceId"], params["userId"], method
+    )
     if started.auth_id is None:
-        return 200, {"method": started.method}
-    return 200, {"method": started.method, "auth_id": started.auth_id}
+        return {"method": started.method}
+    return {"method": started.method, "auth_id": started.auth_id}
 
 
-def verify_auth(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``PUT .../users/{uid}/auth`` → 200 ``{"method", "verified", "status"}``."""
+def verify_auth(served: Served, request: Request) -> Any:
+    """``{"method", "verified", "status"}`` for ``{"token"[, "method"][, "auth_id"]}``."""
     body = json_object(request.body)
     token = _text(body, "token")
     method, auth_id = _optional_text(body, "method"), _optional_text(body, "auth_id")
     params = request.params
-    check = backend.verify(
-        request.account, params["sid"], params["uid"], token, method=method, auth_id=auth_id
+    check = served.backend.verify(
+        request.account,
+        params["serviceId"],
+        params["userId"],
+        token,
+        method=method,
+        auth_id=auth_id,
     )
     result = check.result
     status = {
@@ -182,71 +218,37 @@ def verify_auth(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
         "invalid": result == RESULT_INVALID,
         "result": result,
     }
-    return 200, {"method": check.method, "verified": check.verified, "status": status}
+    return {"method": check.method, "verified": check.verified, "status": status}
 
 
-def enrol_totp(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``POST /sandbox/services/{sid}/users/{uid}/totp`` → 200 ``{"secret", "otpauth_uri"}``."""
-    enrolment = backend.enrol_totp(request.account, request.params["sid"], request.params["uid"])
-    return 200, {"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri}
-
-
-def get_totp_code(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``GET /sandbox/services/{sid}/users/{uid}/totp`` → 200 ``{"code", "seconds_left"}``."""
+def enrol_totp(served: Served, request: Request) -> Any:
+    """``{"secret", "otpauth_uri"}`` of the user's new authenticator app."""
     params = request.params
-    code, left = backend.totp_code(request.account, params["sid"], params["uid"])
-    return 200, {"code": code, "seconds_left": left}
+    enrolment = served.backend.enrol_totp(request.account, params["serviceId"], params["userId"])
+    return {"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri}
 
 
-def outbox(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``GET /sandbox/outbox[?auth_id=X]`` → 200 ``{"messages": [...]}``, oldest first."""
-    sent = backend.outbox(request.account, request.query.get("auth_id"))
-    return 200, {"messages": [_message(m) for m in sent]}
+def get_totp_code(served: Served, request: Request) -> Any:
+    """``{"code", "seconds_left"}``: what the user's app shows now."""
+    params = request.params
+    code, left = served.backend.totp_code(request.account, params["serviceId"], params["userId"])
+    return {"code": code, "seconds_left": left}
 
 
-def get_clock(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``GET /sandbox/clock`` → 200 ``{"now": <unix seconds>}``."""
-    return 200, {"now": backend.now()}
+def outbox(served: Served, request: Request) -> Any:
+    """``{"messages": [...]}``, oldest first; only ``?auth_id=``'s if given."""
+    sent = served.backend.outbox(request.account, request.query.get("auth_id"))
+    return {"messages": [_message(m) for m in sent]}
 
 
-def advance_clock(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``POST /sandbox/clock`` ``{"advance_seconds": N}`` → 200 ``{"now": ...}``."""
+def get_clock(served: Served, request: Request) -> Any:
+    """``{"now": <unix seconds>}``."""
+    return {"now": served.backend.now()}
+
+
+def advance_clock(served: Served, request: Request) -> Any:
+    """``{"now": ...}`` after moving the clock ``{"advance_seconds": N}`` forward."""
     body = json_object(request.body)
     if "advance_seconds" not in body:
         raise InvalidData("advance_seconds is required")
-    return 200, {"now": backend.advance(body["advance_seconds"])}
-
-
-def _plan(backend: SandboxBackend) -> dict[str, Any]:
-    faults = backend.faults.snapshot()
-    return {"faults": [{**fault.to_json(), "injected": n} for fault, n in faults]}
-
-
-def get_faults(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``GET /sandbox/faults`` → 200 ``{"faults": [...]}``, each with its ``injected`` count."""
-    return 200, _plan(backend)
-
-
-def set_faults(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``POST /sandbox/faults`` ``[fault, ...]`` → 200, the new plan (it replaces the old).
-
-    403 unless the sandbox was started with remote faults allowed: one careless client must
-    not be able to break a sandbox others share.
-    """
-    items = _json(request.body, "request body must be a JSON array of faults")
-    if not isinstance(items, list):
-        raise InvalidData("request body must be a JSON array of faults")
-    try:
-        faults = [Fault.from_json(item) for item in items]
-    except (TypeError, ValueError) as exc:
-        raise InvalidData(f"invalid fault: {exc}") from None
-    if not backend.faults.remote:
-        raise Forbidden("fault injection over HTTP is off: start the sandbox with --remote-faults")
-    backend.faults.replace(faults)
-    return 200, _plan(backend)
-
-
-def clear_faults(backend: SandboxBackend, request: Request) -> tuple[int, Any]:
-    """``DELETE /sandbox/faults`` → 200 ``{"faults": []}`` (allowed even when setting is off)."""
-    backend.faults.clear()
-    return 200, _plan(backend)
+    return {"now": served.backend.advance(body["advance_seconds"])}

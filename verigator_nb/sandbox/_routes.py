@@ -1,11 +1,16 @@
-"""The route table and the HTTP-agnostic dispatcher (moto's ``urls.py`` plus its glue).
+"""The route table derived from ``_operations``, and the HTTP-agnostic ``Router``.
 
 ``Router(backend).dispatch(method, path, headers, body)`` answers one request as a ``Reply``
 ``(status, body, headers)``: unknown path 404, known path with another method 405 (with
-``Allow``), then ``X-Service-Auth`` (401) for every route but ``/openapi.json``, then the
-handler. Every ``SandboxError`` becomes JSON through ``_errors.error_reply``; anything else is
-a 500 ``{"message": "internal error"}`` with no traceback sent (it goes to the module logger).
-``operation_of(method, path)`` names the handler a call reaches, for fault routes and counts.
+``Allow``), then ``X-Service-Auth`` (401) for every operation but a public one, then the
+handler, answered with its operation's status. Every ``SandboxError`` becomes JSON through
+``_errors.error_reply``; anything else is a 500 ``{"message": "internal error"}`` with no
+traceback sent (it goes to the module logger).
+
+The router also owns the HTTP layer's state, which the backend knows nothing of: the
+``FaultPlan`` (what to break on purpose) and the ``Traffic`` (what arrived). ``admit`` counts a
+call and draws its fault, leaving out the controls. ``operation_of(method, path)`` names the
+operation a call reaches, for fault routes and counts.
 """
 
 from __future__ import annotations
@@ -18,25 +23,17 @@ from email.message import Message
 from typing import Any, NamedTuple, TypeAlias
 from urllib.parse import parse_qsl, unquote
 
-from verigator_nb.sandbox import _responses as r
 from verigator_nb.sandbox._backend import SandboxBackend
-from verigator_nb.sandbox._errors import (
-    InvalidData,
-    MethodNotAllowed,
-    NotFound,
-    SandboxError,
-    error_reply,
-)
+from verigator_nb.sandbox._errors import MethodNotAllowed, NotFound, SandboxError, error_reply
+from verigator_nb.sandbox._faults import Fault, FaultPlan, Traffic
 from verigator_nb.sandbox._openapi import openapi_bytes
+from verigator_nb.sandbox._operations import CONTROL_PATHS, OPERATIONS, PATH_PARAM, Operation
+from verigator_nb.sandbox._responses import Request
 
 __all__ = ["ROUTES", "Reply", "Route", "Router", "operation_of"]
 
 _log = logging.getLogger("verigator_nb.sandbox")
 _NO_HEADERS: dict[str, str] = {}
-_SERVICE = "/v1/service/service/(?P<sid>[^/]+)"
-_USER = _SERVICE + "/users/(?P<uid>[^/]+)"
-_APP = "/sandbox/services/(?P<sid>[^/]+)/users/(?P<uid>[^/]+)/totp"
-
 
 # A dict (tests, WSGI adapters) or http.server's case-insensitive header Message.
 Headers: TypeAlias = "Mapping[str, str] | Message[str, str]"
@@ -52,66 +49,51 @@ class Reply(NamedTuple):
 
 @dataclass(frozen=True)
 class Route:
-    """A path pattern and its handler per method; ``public`` routes need no auth."""
+    """One path template, the pattern matching it, and the operation for each method."""
 
+    path: str
     pattern: re.Pattern[str]
-    handlers: Mapping[str, r.Handler]
-    public: bool = False
+    operations: Mapping[str, Operation]
 
     @property
     def allow(self) -> tuple[str, ...]:
-        """The methods this path answers."""
-        return tuple(self.handlers)
+        """The methods this path answers, in declaration order."""
+        return tuple(self.operations)
 
 
-def _route(pattern: str, public: bool = False, **handlers: r.Handler) -> Route:
-    return Route(re.compile(pattern), handlers, public)
+def _pattern(template: str) -> re.Pattern[str]:
+    """``/a/{x}/b`` as a regex with a named group per parameter, matching one segment each."""
+    pieces = PATH_PARAM.split(template)  # literal, name, literal, name, ..., literal
+    regex = "".join(
+        f"(?P<{piece}>[^/]+)" if i % 2 else re.escape(piece) for i, piece in enumerate(pieces)
+    )
+    return re.compile(regex)
 
 
-def _openapi(backend: SandboxBackend, request: r.Request) -> tuple[int, Any]:
-    return 200, openapi_bytes()
+def _routes(operations: tuple[Operation, ...]) -> tuple[Route, ...]:
+    """The operations grouped by path, paths in order of first declaration."""
+    by_path: dict[str, dict[str, Operation]] = {}
+    for operation in operations:
+        by_path.setdefault(operation.path, {})[operation.method] = operation
+    return tuple(Route(path, _pattern(path), ops) for path, ops in by_path.items())
 
 
-def _stats(backend: SandboxBackend, request: r.Request) -> tuple[int, Any]:
-    """``GET /sandbox/stats[?route=R]``: calls that reached the server, faults injected."""
-    traffic = backend.traffic
-    answer: dict[str, Any] = {
-        "requests": traffic.total,
-        "by_operation": traffic.by_operation(operation_of),
-        "faults_injected": backend.faults.injected,
-    }
-    if "route" in request.query:
-        try:
-            answer["matched"] = traffic.count(request.query["route"], operation_of)
-        except ValueError as exc:
-            raise InvalidData(str(exc)) from None
-    return 200, answer
+ROUTES: tuple[Route, ...] = _routes(OPERATIONS)
 
 
-# The verify and start routes come first: they are the hot path.
-ROUTES: tuple[Route, ...] = (
-    _route(_USER + "/auth", PUT=r.verify_auth, POST=r.start_auth),
-    _route("/v1/service/service", POST=r.create_service),
-    _route(_SERVICE, GET=r.get_service, DELETE=r.delete_service),
-    _route(_SERVICE + "/users", GET=r.list_users, POST=r.create_user),
-    _route(_USER, GET=r.get_user, DELETE=r.delete_user),
-    _route(_APP, POST=r.enrol_totp, GET=r.get_totp_code),
-    _route("/sandbox/outbox", GET=r.outbox),
-    _route("/sandbox/clock", GET=r.get_clock, POST=r.advance_clock),
-    _route("/sandbox/faults", GET=r.get_faults, POST=r.set_faults, DELETE=r.clear_faults),
-    _route("/sandbox/stats", GET=_stats),
-    _route("/openapi.json", public=True, GET=_openapi),
-)
+def _find(path: str) -> tuple[Route, re.Match[str]] | None:
+    for route in ROUTES:
+        match = route.pattern.fullmatch(path)
+        if match is not None:
+            return route, match
+    return None
 
 
 def operation_of(method: str, path: str) -> str | None:
-    """The name of the handler answering ``method path`` (``verify_auth``...), else None."""
-    path = path.partition("?")[0]
-    for route in ROUTES:
-        if route.pattern.fullmatch(path):
-            handler = route.handlers.get(method)
-            return None if handler is None else handler.__name__.lstrip("_")
-    return None
+    """The name of the operation answering ``method path`` (``verify_auth``...), else None."""
+    found = _find(path.partition("?")[0])
+    operation = None if found is None else found[0].operations.get(method)
+    return None if operation is None else operation.name
 
 
 def _header(headers: Headers, name: str) -> str | None:
@@ -123,11 +105,33 @@ def _header(headers: Headers, name: str) -> str | None:
 
 
 class Router:
-    """Answers requests for one backend; safe to call from many threads at once."""
+    """Answers requests for one backend; safe to call from many threads at once.
 
-    def __init__(self, backend: SandboxBackend, routes: tuple[Route, ...] = ROUTES) -> None:
+    Owns the fault plan (seeded from the backend's seed; ``remote_faults`` lets clients replace
+    it over HTTP) and the traffic count.
+    """
+
+    def __init__(self, backend: SandboxBackend, *, remote_faults: bool = False) -> None:
         self.backend = backend
-        self._routes = routes
+        self.faults = FaultPlan(backend.seed, remote=remote_faults)
+        self.traffic = Traffic(operation_of)
+
+    @property
+    def document(self) -> bytes:
+        """The OpenAPI document, encoded as ``GET /openapi.json`` serves it."""
+        return openapi_bytes()
+
+    def admit(self, method: str, path: str) -> Fault | None:
+        """Count a call as it arrives and draw the fault to break it with, if any.
+
+        The controls (``CONTROL_PATHS``) are neither counted nor broken.
+        """
+        path = path.partition("?")[0]
+        if path in CONTROL_PATHS:
+            return None
+        self.traffic.record(method, path)
+        faults = self.faults
+        return faults.draw(method, path, operation_of) if faults else None
 
     def dispatch(self, method: str, path: str, headers: Headers, body: bytes = b"") -> Reply:
         """Answer one request; never raises."""
@@ -141,19 +145,20 @@ class Router:
 
     def _dispatch(self, method: str, path: str, headers: Headers, body: bytes) -> Reply:
         path, _, query = path.partition("?")
-        for route in self._routes:
-            match = route.pattern.fullmatch(path)
-            if match is not None:
-                break
-        else:
+        found = _find(path)
+        if found is None:
             raise NotFound("no such path")
-        handler = route.handlers.get(method)
-        if handler is None:
+        route, match = found
+        operation = route.operations.get(method)
+        if operation is None:
             raise MethodNotAllowed(method, route.allow)
-        account = (
-            "" if route.public else self.backend.authenticate(_header(headers, "X-Service-Auth"))
-        )
+        account = ""
+        if not operation.public:
+            account = self.backend.authenticate(_header(headers, "X-Service-Auth"))
         params = {k: unquote(v) if "%" in v else v for k, v in match.groupdict().items()}
         arguments = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
-        status, payload = handler(self.backend, r.Request(account, params, body, arguments))
-        return Reply(status, payload)
+        request = Request(account, params, body, arguments)
+        return Reply(operation.ok, operation.handler(self, request))
+
+    def __repr__(self) -> str:
+        return f"Router({self.backend!r}, faults={self.faults!r})"

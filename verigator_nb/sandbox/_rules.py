@@ -1,6 +1,9 @@
-"""How one verify call is judged: which SMS authentication it targets, and the checks.
+"""The rules' numbers, defined once, and how one verify call is judged.
 
-Pure functions over the records of ``_state`` (the backend calls them with its lock held).
+The constants are the only place a limit is written: the backend applies them and the OpenAPI
+document's prose is formatted from them. The functions are pure, over the records of ``_state``
+(the backend calls them with its lock held): which SMS authentication a verify targets, and
+the checks.
 The order of the checks is the contract: a locked-out user is ``THROTTLED`` before anything
 else; for SMS a spent ``auth_id`` is ``EXPIRED``, a throttled one ``THROTTLED`` even for the
 right PIN, then expiry, then the PIN. Throttled and expired answers are not wrong tries; wrong
@@ -26,8 +29,14 @@ from verigator_nb.sandbox._errors import NotFound
 from verigator_nb.sandbox._state import Guard, SmsAuth, UserRecord
 
 __all__ = [
+    "ADVANCE_YEARS",
+    "LOCKED_MESSAGE",
+    "MAX_ADVANCE",
     "METHOD_SMS",
     "METHOD_TOTP",
+    "PHONE_DIGITS",
+    "PHONE_PATTERN",
+    "PIN_DIGITS",
     "PIN_TTL",
     "PIN_WRONG_LIMIT",
     "TOTP_THROTTLE",
@@ -41,12 +50,19 @@ __all__ = [
     "sms_target",
 ]
 
-PIN_TTL: Final = 300.0
-PIN_WRONG_LIMIT: Final = 5
-TOTP_WRONG_LIMIT: Final = 5
+PIN_DIGITS: Final = 6
+PIN_TTL: Final = 300.0  # seconds from sending
+PIN_WRONG_LIMIT: Final = 5  # per auth_id
+TOTP_WRONG_LIMIT: Final = 5  # in a row, per app
 TOTP_THROTTLE: Final = 300.0
-USER_WRONG_LIMIT: Final = 10
+USER_WRONG_LIMIT: Final = 10  # in a row, any method
 USER_LOCKOUT: Final = 900.0
+LOCKED_MESSAGE: Final = "user is temporarily locked after too many failed attempts"
+
+PHONE_DIGITS: Final = (7, 15)  # E.164: "+" then this many digits
+PHONE_PATTERN: Final = rf"\+[0-9]{{{PHONE_DIGITS[0]},{PHONE_DIGITS[1]}}}"
+ADVANCE_YEARS: Final = 10  # the most one clock advance may move
+MAX_ADVANCE: Final = ADVANCE_YEARS * 365.25 * 86400.0
 
 
 @dataclass(frozen=True)

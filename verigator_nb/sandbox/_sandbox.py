@@ -25,8 +25,8 @@ from verigator_nb.client import Api
 from verigator_nb.sandbox._backend import SandboxBackend
 from verigator_nb.sandbox._control import SandboxControl
 from verigator_nb.sandbox._faults import Fault, FaultPlan
-from verigator_nb.sandbox._routes import operation_of
-from verigator_nb.sandbox._server import SandboxServer, serve
+from verigator_nb.sandbox._routes import Router
+from verigator_nb.sandbox._server import SandboxServer
 
 __all__ = ["Sandbox"]
 
@@ -35,7 +35,8 @@ class Sandbox:
     """A Verigator sandbox served over HTTP on ``host:port`` (``port=0``: a free one).
 
     ``remote_faults=True`` also lets clients set faults over HTTP (``POST /sandbox/faults``);
-    ``inject`` works either way.
+    ``inject`` works either way. ``backend`` holds the rules and state, ``router`` the faults
+    and the traffic count; both outlive a ``stop()`` and ``start()``.
     """
 
     def __init__(
@@ -48,7 +49,7 @@ class Sandbox:
         remote_faults: bool = False,
     ) -> None:
         self.backend = SandboxBackend(accounts=accounts, seed=seed)
-        self.backend.faults.remote = remote_faults
+        self.router = Router(self.backend, remote_faults=remote_faults)
         self.seed = seed
         self._host, self._port = host, port
         self._server: SandboxServer | None = None
@@ -59,7 +60,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Bind and serve in a daemon thread (no-op when already running); returns self."""
         if self._server is None:
-            server = serve(self.backend, host=self._host, port=self._port)
+            server = SandboxServer(self.router, self._host, self._port)
             thread = threading.Thread(target=server.run, name="verigator-sandbox", daemon=True)
             thread.start()
             self._server, self._thread, self._url = server, thread, server.url
@@ -98,15 +99,15 @@ class Sandbox:
     @property
     def faults(self) -> FaultPlan:
         """The faults in force; ``faults.snapshot()`` shows how many calls each has broken."""
-        return self.backend.faults
+        return self.router.faults
 
     def inject(self, *faults: Fault) -> None:
         """Add faults: calls from now on may be broken as they say (see ``Fault``)."""
-        self.backend.faults.add(faults)
+        self.router.faults.add(faults)
 
     def clear_faults(self) -> None:
         """Remove every fault: calls from now on are answered as usual."""
-        self.backend.faults.clear()
+        self.router.faults.clear()
 
     def requests_seen(self, route: str = "*") -> int:
         """How many calls matching ``route`` reached the server, broken or not.
@@ -114,7 +115,7 @@ class Sandbox:
         ``route`` is written as a fault's: ``"*"``, an operation (``"verify"``) or
         ``"METHOD /path"``; ``ValueError`` for an unknown one.
         """
-        return self.backend.traffic.count(route, operation_of)
+        return self.router.traffic.count(route)
 
     def api(self, *, log: Any = None, username: str | None = None, **kwargs: Any) -> Api:
         """A client for this sandbox, timestamping log rows with the sandbox clock.

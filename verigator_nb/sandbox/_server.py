@@ -7,8 +7,8 @@ server can do): HTTP/1.1 keep-alive, Nagle off, the body read by ``Content-Lengt
 ``Content-Length`` with 400 — all as JSON, all closing the connection. Nothing is logged:
 ``log_message`` is silenced so paths, headers and bodies never reach a log.
 
-Every call is counted as it arrives (``backend.traffic``) and, when the backend's
-``FaultPlan`` has faults, may be broken on purpose: ``_Handler._inject`` is the one place that
+Every call is counted as it arrives and, when the router's ``FaultPlan`` has faults, may be
+broken on purpose (``Router.admit`` decides): ``_Handler._inject`` is the one place that
 happens (see ``_faults`` for the kinds and what ``when`` means).
 
 ``serve(backend)`` binds and returns a ``SandboxServer``; ``run()`` serves until ``stop()``
@@ -38,14 +38,13 @@ from verigator_nb.sandbox._errors import (
     error_reply,
 )
 from verigator_nb.sandbox._faults import Fault
-from verigator_nb.sandbox._routes import Reply, Router, operation_of
+from verigator_nb.sandbox._limits import IDLE_TIMEOUT, MAX_BODY
+from verigator_nb.sandbox._routes import Reply, Router
 
-__all__ = ["MAX_BODY", "SandboxServer", "serve"]
+__all__ = ["SandboxServer", "serve"]
 
-MAX_BODY = 1 << 20  # 1 MiB: the largest real request is well under 1 KiB
 _DRAIN_LIMIT = 64 << 20  # drained so the client reads the 413 instead of a reset
 _DRAIN_TIMEOUT = 5.0
-_IDLE_TIMEOUT = 300.0
 _log = logging.getLogger("verigator_nb.sandbox")
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
@@ -58,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    timeout = _IDLE_TIMEOUT
+    timeout = IDLE_TIMEOUT
     server: SandboxServer
 
     def _serve(self) -> None:
@@ -68,10 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(Reply(*error_reply(exc)))
             return
-        backend = self.server.router.backend
-        backend.traffic.record(self.command, self.path)
-        faults = backend.faults
-        fault = faults.draw(self.command, self.path, operation_of) if faults else None
+        fault = self.server.router.admit(self.command, self.path)
         if fault is None:
             self._send(self._dispatch(body))
         else:
@@ -286,10 +282,16 @@ class SandboxServer(ThreadingHTTPServer):
         _log.debug("sandbox connection error", exc_info=True)
 
 
-def serve(backend: SandboxBackend, *, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
+def serve(
+    backend: SandboxBackend,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    remote_faults: bool = False,
+) -> SandboxServer:
     """A ``SandboxServer`` for ``backend``, bound and listening; call ``run()`` to serve.
 
-    ``port=0`` picks a free port (read it from ``.url``). Raises ``OSError`` when the
-    address is taken or invalid.
+    ``port=0`` picks a free port (read it from ``.url``); ``remote_faults`` lets clients set
+    faults over HTTP. Raises ``OSError`` when the address is taken or invalid.
     """
-    return SandboxServer(Router(backend), host, port)
+    return SandboxServer(Router(backend, remote_faults=remote_faults), host, port)

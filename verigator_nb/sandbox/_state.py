@@ -15,10 +15,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 __all__ = [
     "MAX_CLOCK",
+    "MAX_YEAR",
     "SEEDED_START",
     "Clock",
     "Guard",
@@ -36,9 +37,10 @@ __all__ = [
     "new_id",
 ]
 
-SEEDED_START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+SEEDED_START: Final = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 # Past this the timestamps stop being printable (year 10000) and pyotp refuses: stop well short.
-MAX_CLOCK = datetime(9000, 1, 1, tzinfo=UTC).timestamp()
+MAX_YEAR: Final = 9000
+MAX_CLOCK: Final = datetime(MAX_YEAR, 1, 1, tzinfo=UTC).timestamp()
 
 
 def format_time(seconds: float) -> str:

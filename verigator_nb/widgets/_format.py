@@ -25,6 +25,7 @@ __all__ = [
     "outcome_text",
     "plain",
     "styled",
+    "tone_of",
 ]
 
 REASONS = {
@@ -39,6 +40,13 @@ _COLOURS = {"ok": "#1a7f37", "bad": "#cf222e", "info": "#57606a", "warn": "#9a67
 def styled(text: str, tone: str) -> str:
     """``text`` escaped and coloured by tone: ok, bad, info or warn."""
     return f'<span style="color:{_COLOURS[tone]};font-weight:600">{escape(text)}</span>'
+
+
+def tone_of(html: str) -> str | None:
+    """The tone a snippet made by ``styled`` is coloured with; ``None`` for anything else."""
+    found = re.search(r"color:(#[0-9a-f]{6})", html)
+    colour = found.group(1) if found else None
+    return next((name for name, value in _COLOURS.items() if value == colour), None)
 
 
 def plain(html: str) -> str:

@@ -20,6 +20,7 @@ from verigator_nb.schema import (
     TS,
     VERIFIED,
 )
+from verigator_nb.widgets._format import plain
 
 __all__ = ["LogPanel"]
 
@@ -44,20 +45,26 @@ class LogPanel(widgets.VBox):
         self._rows = rows
         self._rates = widgets.HTML()
         self._table = widgets.HTML()
+        self._latest: pd.DataFrame  # set by refresh()
         super().__init__([widgets.HTML("<b>Outcome log</b>"), self._rates, self._table])
         self.refresh()
 
     @property
     def rates_text(self) -> str:
-        """The rates line as plain text, e.g. ``attempt success 50.0% (1/2) · ...``."""
-        return _rates_text(self._log.df)
+        """The rates line as shown, e.g. ``2 calls · ... · attempt success 50.0% (1/2) · ...``."""
+        return plain(self._rates.value)
+
+    @property
+    def latest(self) -> pd.DataFrame:
+        """The rows the table shows: the last ``rows`` calls at the latest refresh, a copy."""
+        return self._latest.copy()
 
     def refresh(self) -> None:
         """Re-read the log and redraw."""
         frame = self._log.df
         self._rates.value = escape(_rates_text(frame))
-        latest = frame[_SHOWN].tail(self._rows)
-        self._table.value = latest.to_html(index=False, na_rep="", escape=True, border=0)
+        self._latest = frame[_SHOWN].tail(self._rows).reset_index(drop=True)
+        self._table.value = self._latest.to_html(index=False, na_rep="", escape=True, border=0)
 
 
 def _rates_text(frame: pd.DataFrame) -> str:

@@ -72,10 +72,11 @@ class SetupForm(widgets.VBox):
 
     @property
     def status_text(self) -> str:
-        """The last status line as text (what was created, or what went wrong)."""
+        """The status line as text: what the latest click created, or what went wrong."""
         return plain(self._status.value)
 
     def _on_create_service_click(self, _: widgets.Button) -> None:
+        self._status.value = ""  # each click's own result, never the last click's
         try:
             service = self._api.services.create(self._domain.value, self._name.value)
         except (VerigatorError, ValueError) as exc:
@@ -85,6 +86,7 @@ class SetupForm(widgets.VBox):
         self._on_service(service)
 
     def _on_add_user_click(self, _: widgets.Button) -> None:
+        self._status.value = ""
         service_id = self._service_id()
         if not service_id:
             self._status.value = styled("Choose or create a service first.", "warn")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
@@ -18,16 +19,19 @@ from verigator_nb.client import Api
 from verigator_nb.errors import VerigatorError
 from verigator_nb.log import OutcomeLog
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Service, User, Verification
-from verigator_nb.sandbox import SandboxControl
 from verigator_nb.widgets._format import (
     error_text,
     initiation_text,
     outcome_text,
     plain,
     styled,
+    tone_of,
 )
 from verigator_nb.widgets._log_panel import LogPanel
 from verigator_nb.widgets._setup_form import SetupForm
+
+if TYPE_CHECKING:  # only a type here: importing the sandbox would start loading its server
+    from verigator_nb.sandbox import SandboxControl
 
 __all__ = ["VerifyForm"]
 
@@ -77,6 +81,21 @@ class VerifyForm(widgets.VBox):
         self._user.value = value
 
     @property
+    def username(self) -> str | None:
+        """The selected user's name, as the user dropdown shows it."""
+        return self._user.label
+
+    @property
+    def service_ids(self) -> tuple[str, ...]:
+        """The ids the service dropdown offers, in order."""
+        return tuple(service_id for _, service_id in self._service.options)
+
+    @property
+    def user_ids(self) -> tuple[str, ...]:
+        """The ids the user dropdown offers (the selected service's users), in order."""
+        return tuple(user_id for _, user_id in self._user.options)
+
+    @property
     def method(self) -> str:
         """The method to request: ``"totp"`` or ``"sms"``."""
         return str(self._method.value)
@@ -106,13 +125,20 @@ class VerifyForm(widgets.VBox):
 
     @property
     def method_text(self) -> str:
-        """What the server used for the latest start, e.g. the fallback marker."""
-        return initiation_text(self._initiation) if self._initiation else ""
+        """The method line as shown: what the server used for the latest start, with the
+        fallback marker; empty until a start succeeds and while the latest start failed."""
+        return plain(self._method_used.value)
 
     @property
     def outcome_text(self) -> str:
-        """``Verified`` or ``Not verified: RESULT (reason)`` for the latest verify."""
-        return outcome_text(self._verification) if self._verification else ""
+        """The outcome line as shown: ``Verified`` or ``Not verified: RESULT (reason)``;
+        empty until a verify succeeds, after a new start and while the latest verify failed."""
+        return plain(self._outcome.value)
+
+    @property
+    def outcome_tone(self) -> str | None:
+        """How the outcome line is coloured: ``"ok"`` (green), ``"bad"`` (red), or ``None``."""
+        return tone_of(self._outcome.value)
 
     @property
     def message(self) -> str:
@@ -121,7 +147,8 @@ class VerifyForm(widgets.VBox):
 
     @property
     def user_side(self) -> str:
-        """What the play-the-user buttons last showed, as text (sandbox only)."""
+        """What the latest play-the-user click showed, as text (sandbox only); empty while
+        its call failed."""
         return plain(self._user_side.value)
 
     @property
@@ -165,12 +192,15 @@ class VerifyForm(widgets.VBox):
         return self._panel
 
     def __repr__(self) -> str:
-        service, user = self._service.label, self._user.label
+        service, user = self._service.label, self.username
         return f"VerifyForm(service={service!r}, user={user!r}, method={self.method!r})"
 
-    def submit_pin(self) -> None:
-        """Verify the typed PIN, as pressing Enter in the PIN box does."""
-        self._run(self._do_verify)
+    def submit_pin(self, text: str) -> None:
+        """Type ``text`` into the PIN box and press Enter, as a person in the browser would."""
+        self._pin.value = text
+        # ipywidgets has no public way to receive a front-end message: this is where the
+        # kernel's comm delivers the browser's "submit" event, so the PIN box's own wiring runs.
+        self._pin._handle_custom_msg({"event": "submit"}, [])
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -221,9 +251,9 @@ class VerifyForm(widgets.VBox):
         self._enrol = widgets.Button(
             description="Enrol authenticator app", icon="mobile", layout=wide
         )
-        self._show_sms.on_click(lambda _: self._run(self._do_show_sms))
-        self._totp_code.on_click(lambda _: self._run(self._do_totp_code))
-        self._enrol.on_click(lambda _: self._run(self._do_enrol))
+        self._show_sms.on_click(self._on_show_sms_click)
+        self._totp_code.on_click(self._on_totp_code_click)
+        self._enrol.on_click(self._on_enrol_click)
         label = widgets.HTML("<i>Sandbox — play the user:</i>")
         return [
             widgets.HBox([label, self._show_sms, self._totp_code, self._enrol]),
@@ -232,21 +262,41 @@ class VerifyForm(widgets.VBox):
 
     def _wire(self) -> None:
         self._service.observe(self._on_service_change, names="value")
-        self._initiate.on_click(lambda _: self._run(self._do_initiate))
-        self._verify.on_click(lambda _: self._run(self._do_verify))
+        self._initiate.on_click(self._on_initiate_click)
+        self._verify.on_click(self._on_verify_click)
         with warnings.catch_warnings():
             # Deprecated in ipywidgets 8 but still the only event that means "Enter":
             # observing value with continuous_update=False would also submit on blur,
             # and a verify spends one of the user's attempts.
             warnings.simplefilter("ignore", DeprecationWarning)
-            self._pin.on_submit(lambda _: self.submit_pin())
+            self._pin.on_submit(self._on_pin_submit)
 
-    # -- handlers --------------------------------------------------------------------------
+    # -- handlers: each runs one call and clears the line that shows its result ------------
 
     def _on_service_change(self, change: dict[str, object]) -> None:
         self._user.options, self._user.value = [], None
         if change["new"]:
             self._run(self._load_users)
+
+    def _on_initiate_click(self, _: widgets.Button) -> None:
+        self._run(self._do_initiate, shows=(self._method_used, self._outcome))
+
+    def _on_verify_click(self, _: widgets.Button) -> None:
+        self._run(self._do_verify, shows=(self._outcome,))
+
+    def _on_pin_submit(self, _: widgets.Text) -> None:
+        self._run(self._do_verify, shows=(self._outcome,))
+
+    def _on_show_sms_click(self, _: widgets.Button) -> None:
+        self._run(self._do_show_sms, shows=(self._user_side,))
+
+    def _on_totp_code_click(self, _: widgets.Button) -> None:
+        self._run(self._do_totp_code, shows=(self._user_side,))
+
+    def _on_enrol_click(self, _: widgets.Button) -> None:
+        self._run(self._do_enrol, shows=(self._user_side,))
+
+    # -- the calls -------------------------------------------------------------------------
 
     def _load_users(self) -> None:
         users = self._api.users.get_all(str(self.service_id))
@@ -257,7 +307,6 @@ class VerifyForm(widgets.VBox):
         service_id, user_id = self._require_selection()
         self._initiation = self._api.auth.initiate(service_id, user_id, self.method)
         self._verification = None
-        self._outcome.value = ""
         tone = "warn" if self._initiation.fallback else "info"
         self._method_used.value = styled(initiation_text(self._initiation), tone)
 
@@ -295,14 +344,19 @@ class VerifyForm(widgets.VBox):
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _run(self, action: Callable[[], None]) -> None:
-        """Run one call: buttons off while in flight, errors shown in the form, panel refreshed."""
+    def _run(self, action: Callable[[], None], *, shows: tuple[widgets.HTML, ...] = ()) -> None:
+        """Run one call: buttons off while in flight, errors shown in the form, panel refreshed.
+
+        The lines in ``shows`` are cleared first, so a failed call shows its message alone
+        rather than beside the result of an earlier call.
+        """
         if self._busy:  # button.click() ignores `disabled`, so guard here too
             return
         with self._in_flight():
+            for line in (self._message, *shows):
+                line.value = ""
             try:
                 action()
-                self._message.value = ""
             except (VerigatorError, ValueError) as exc:
                 self._message.value = styled(error_text(exc), "bad")
         if self._panel is not None:
