@@ -6,6 +6,9 @@ import pyotp
 import pytest
 
 from verigator_nb import errors
+from verigator_nb.client._auth import Auth
+from verigator_nb.client._recorder import Recorder, utc_now
+from verigator_nb.log import OutcomeLog
 
 
 @pytest.fixture
@@ -205,3 +208,40 @@ def test_outbox_can_be_narrowed_to_one_auth_id(api, control, ids) -> None:
     assert [m.auth_id for m in control.outbox()] == [first.auth_id, second.auth_id]
     assert [m.auth_id for m in control.outbox(second.auth_id)] == [second.auth_id]
     assert control.outbox("no-such-auth") == []
+
+
+class _ScriptedTransport:
+    """A stand-in transport: answers from a script and remembers what was sent."""
+
+    def __init__(self, *answers: tuple[int, object]) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple[str, str, object]] = []
+
+    def request(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        self.sent.append((method, path, body))
+        return self.answers.pop(0)
+
+
+def test_auth_works_over_any_transport_it_is_handed() -> None:
+    transport = _ScriptedTransport(
+        (200, {"method": "sms", "auth_id": "a-1"}),
+        (200, {"verified": False, "status": {"result": "INVALID"}}),
+    )
+    log = OutcomeLog()
+    recorder = Recorder(log, clock=utc_now, endpoint="scripted", tags="")
+    auth = Auth(transport, recorder)
+    started = auth.initiate("s-1", "u-1", "totp")
+    verified, error = auth.verify(started, "123456")
+    assert started.fallback and not verified and error == {"result": "INVALID"}
+    assert transport.sent == [
+        ("POST", "/v1/service/service/s-1/users/u-1/auth", {"method": "totp"}),
+        (
+            "PUT",
+            "/v1/service/service/s-1/users/u-1/auth",
+            {"method": "sms", "token": "123456", "auth_id": "a-1"},
+        ),
+    ]
+    rows = log.rows
+    assert [row["action"] for row in rows] == ["initiate", "verify"]
+    assert rows[1]["attempt"] == 1 and rows[1]["result"] == "INVALID"
+    assert rows[0]["session_id"] == rows[1]["session_id"]

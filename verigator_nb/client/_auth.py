@@ -8,7 +8,7 @@ from typing import Any, TypeVar, overload
 from verigator_nb.client._args import METHODS, field, require_method, require_text, segment
 from verigator_nb.client._recorder import PendingRow, Recorder
 from verigator_nb.client._resources import user_path
-from verigator_nb.client._transport import Transport
+from verigator_nb.client._transport import JsonTransport
 from verigator_nb.errors import InvalidResponseError, VerigatorError
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, RESULT_VERIFIED, Initiation, Verification
 
@@ -23,7 +23,7 @@ class Auth:
     METHOD_TOTP = METHOD_TOTP
     METHOD_SMS = METHOD_SMS
 
-    def __init__(self, transport: Transport, recorder: Recorder) -> None:
+    def __init__(self, transport: JsonTransport, recorder: Recorder) -> None:
         self._transport = transport
         self._recorder = recorder
         self._latest: dict[tuple[str, str], Initiation] = {}

@@ -8,7 +8,7 @@ import phonenumbers
 
 from verigator_nb.client._args import E164, field, parse_time, require_text, segment
 from verigator_nb.client._recorder import Recorder
-from verigator_nb.client._transport import Transport
+from verigator_nb.client._transport import JsonTransport
 from verigator_nb.models import Service, User
 
 __all__ = ["Services", "Users", "user_path"]
@@ -17,7 +17,7 @@ __all__ = ["Services", "Users", "user_path"]
 class Services:
     """``api.services``: create, get and delete services."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: JsonTransport) -> None:
         self._transport = transport
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -52,7 +52,7 @@ class Users:
     rows carry a country (the number itself is never kept).
     """
 
-    def __init__(self, transport: Transport, recorder: Recorder) -> None:
+    def __init__(self, transport: JsonTransport, recorder: Recorder) -> None:
         self._transport = transport
         self._recorder = recorder
 

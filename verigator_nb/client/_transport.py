@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -24,7 +24,7 @@ from verigator_nb.errors import (
     error_for_status,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "Timeout", "Transport", "normalize_timeout"]
+__all__ = ["DEFAULT_TIMEOUT", "JsonTransport", "Timeout", "Transport", "normalize_timeout"]
 
 Timeout = tuple[float, float]
 DEFAULT_TIMEOUT: Timeout = (3.05, 10.0)
@@ -78,6 +78,19 @@ def _new_session(retries: int) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+class JsonTransport(Protocol):
+    """What the namespaces need to talk to the API: one JSON call in, status and answer out.
+
+    ``Transport`` is the real one; a test may hand ``Auth``, ``Users`` or ``Services`` any
+    object with this method (a scripted stand-in, say) and no server at all.
+    """
+
+    def request(
+        self, method: str, path: str, body: Mapping[str, Any] | list[Any] | None = None
+    ) -> tuple[int, Any]:
+        """Send one call; return its status and decoded JSON body; raise typed errors."""
 
 
 class Transport:
