@@ -8,7 +8,7 @@ Every line is one ``os.write``, so a line the test reads is a step the worker fi
 The test side is ``ForkingChild(module)``: it runs ``python -m <module>`` from the repo root
 (so the child imports helpers as ``tests._forking``, as the tests do); ``run_and_kill`` starts a
 worker, lets it report some steps, waits a random moment, SIGKILLs it and returns everything it
-reported.
+reported. ``start``, ``kill`` and ``run`` drive a worker step by step instead.
 """
 
 from __future__ import annotations
@@ -80,6 +80,34 @@ class ForkingChild:
         except queue.Empty:
             pytest.fail("the forking child went silent")
 
+    def start(self, command: str) -> int:
+        """Start a worker on ``command``; returns its pid once it has said so."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{command}\n".encode())
+        self.process.stdin.flush()
+        first = self.line()
+        assert first.startswith("pid "), first
+        return int(first.split()[1])
+
+    def until_exit(self) -> tuple[list[str], int]:
+        """Every line the running worker prints until it ends, and its wait status."""
+        steps: list[str] = []
+        while not (line := self.line()).startswith("exit "):
+            steps.append(line)
+        return steps, int(line.split()[1])
+
+    def run(self, command: str) -> tuple[list[str], int]:
+        """Run a worker that ends by itself; its lines and its wait status."""
+        self.start(command)
+        return self.until_exit()
+
+    def kill(self, pid: int) -> list[str]:
+        """SIGKILL the running worker ``pid``; the lines it printed before it died."""
+        os.kill(pid, signal.SIGKILL)  # our own worker, not yet reaped: the pid is still its
+        steps, status = self.until_exit()
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, steps[-3:]
+        return steps
+
     def run_and_kill(
         self,
         command: str,
@@ -94,24 +122,14 @@ class ForkingChild:
         Returns every line the worker printed before it died, in order; fails if a line
         starting with one of ``early`` shows it ended by itself first.
         """
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{command}\n".encode())
-        self.process.stdin.flush()
-        first = self.line()
-        assert first.startswith("pid "), first
-        pid = int(first.split()[1])
+        pid = self.start(command)
         steps: list[str] = []
         while sum(map(counts, steps)) < after:
             line = self.line()
             assert not line.startswith(early), f"worker ended by itself: {line}"
             steps.append(line)
         time.sleep(delay)  # a random moment to die at, not a wait for something to happen
-        os.kill(pid, signal.SIGKILL)  # our own worker, not yet reaped: the pid is still its
-        while not (line := self.line()).startswith("exit "):
-            steps.append(line)
-        status = int(line.split()[1])
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, steps[-3:]
-        return steps
+        return steps + self.kill(pid)
 
     def close(self) -> None:
         """End the child: it exits when its stdin closes."""

@@ -9,6 +9,18 @@ forty forks rather than forty interpreter starts. Commands:
                                     call returns (or raises)
     export <csv|parquet> <target>   a growing log exported to <target> over and over;
                                     "export <rows>" after each export returns
+    hold <log path> <rows> <tag>    opens OutcomeLog(path), appends <rows> rows with event ids
+                                    "<tag>-<i>", says "held" and keeps the log open until killed
+    capped <log path> <bytes> <tag> opens OutcomeLog(path), lets the file grow by at most
+                                    <bytes> (RLIMIT_FSIZE) and appends rows "<tag>-<i>", saying
+                                    "row <event_id>" after each, until the write that crosses
+                                    the limit kills it with SIGXFSZ, half a row on disk
+
+    forked <log path>               opens OutcomeLog(path), appends a row "parent", forks;
+                                    the forked copy appends "child" through the same log and
+                                    says "child <exception name or 'wrote'>"
+
+Each says "locked <message>" and ends if another writer holds the log.
 
 A worker prints "pid <pid>" first and runs until killed; when it ends the parent of the workers
 prints "exit <wait status>". Every line is one ``os.write``, so a line the test reads is a step
@@ -17,13 +29,17 @@ the worker finished.
 
 from __future__ import annotations
 
+import os
+import resource
+import signal
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests._forking import say, serve
 from verigator_nb.errors import VerigatorError
-from verigator_nb.log import OutcomeLog
+from verigator_nb.log import LogLockedError, OutcomeLog
 from verigator_nb.sandbox import Sandbox
 
 EXPORT_START_ROWS = 800
@@ -107,5 +123,58 @@ def _export(kind: str, target: str) -> None:
         say(f"export {len(log)}")
 
 
+def _writer(path: str) -> OutcomeLog | None:
+    """The log at ``path`` opened for appending, or ``None`` (said) if another writer has it."""
+    try:
+        return OutcomeLog(path)
+    except LogLockedError as exc:
+        say(f"locked {exc}")
+        return None
+
+
+def _tagged_rows(tag: str, count: int) -> list[dict[str, Any]]:
+    return [{**row, "event_id": f"{tag}-{i}"} for i, row in enumerate(sample_rows(count))]
+
+
+def _hold(path: str, rows: str, tag: str) -> None:
+    log = _writer(path)
+    if log is None:
+        return
+    for row in _tagged_rows(tag, int(rows)):
+        log.append(row)
+    say("held")
+    while True:
+        time.sleep(60)
+
+
+def _capped(path: str, extra: str, tag: str) -> None:
+    log = _writer(path)
+    if log is None:
+        return
+    limit = os.path.getsize(path) + int(extra)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # the write past the limit kills, as by default
+    for row in _tagged_rows(tag, 10_000):
+        log.append(row)
+        say(f"row {row['event_id']}")
+
+
+def _forked(path: str) -> None:
+    log = _writer(path)
+    if log is None:
+        return
+    log.append({"event_id": "parent"})
+    pid = os.fork()
+    if pid == 0:
+        try:
+            log.append({"event_id": "child"})
+            say("child wrote")
+        except Exception as exc:
+            say(f"child {type(exc).__name__}")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 if __name__ == "__main__":
-    serve({"calls": _calls, "export": _export})
+    serve({"calls": _calls, "export": _export, "hold": _hold, "capped": _capped, "forked": _forked})

@@ -58,7 +58,8 @@ def test_timeout_must_be_positive(timeout) -> None:
 
 
 def test_single_number_timeout_sets_connect_and_read() -> None:
-    assert Api("u", "p", "http://127.0.0.1:9", timeout=2).timeout == (2.0, 2.0)
+    timeout = Api("u", "p", "http://127.0.0.1:9", timeout=2).timeout
+    assert (timeout.connect, timeout.read, timeout.total) == (2.0, 2.0, 4.0)
 
 
 def test_ids_cannot_escape_their_path_segment() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from tests._log_writer_child import sample_rows
 from verigator_nb.errors import NoSuchResourceError
-from verigator_nb.log import LogFormatError, OutcomeLog
+from verigator_nb.log import DamagedLogWarning, LogFormatError, OutcomeLog
 from verigator_nb.log import _outcome_log as log_module
 from verigator_nb.sandbox import Sandbox
 from verigator_nb.schema import COLUMN_NAMES, COLUMNS
@@ -28,6 +28,10 @@ def _filled(rows: list[dict]) -> OutcomeLog:
     for row in rows:
         log.append(row)
     return log
+
+
+def _line(event_id: str) -> bytes:
+    return json.dumps({"event_id": event_id}).encode()
 
 
 def _schema_dtypes() -> dict[str, object]:
@@ -161,10 +165,10 @@ def test_existing_file_is_resumed_and_new_rows_go_after_it(tmp_path: Path) -> No
     "torn",
     [
         pytest.param(b'{"event_id":"row-2","ts":"2026-01-01T00:00:0', id="half-a-row"),
-        pytest.param(b'{"event_id":"row-2"}', id="whole-json-without-newline"),
+        pytest.param('{"event_id":"ünï'.encode()[:-1], id="cut-inside-a-character"),
     ],
 )
-def test_torn_last_line_is_skipped_and_the_next_append_starts_a_fresh_line(
+def test_torn_last_line_is_set_aside_and_the_next_append_starts_a_fresh_line(
     tmp_path: Path, torn: bytes
 ) -> None:
     path = tmp_path / "log.jsonl"
@@ -174,8 +178,10 @@ def test_torn_last_line_is_skipped_and_the_next_append_starts_a_fresh_line(
     with path.open("ab") as raw:
         raw.write(torn)
     on_disk = path.read_bytes()
-    resumed = OutcomeLog.load(path)
+    with pytest.warns(DamagedLogWarning, match="set aside line 3"):
+        resumed = OutcomeLog.load(path)
     assert [r["event_id"] for r in resumed.rows] == ["row-0", "row-1"]
+    assert [line for line, _ in resumed.set_aside] == [3] and "torn" in resumed.set_aside[0][1]
     assert path.read_bytes() == on_disk, "reading must not change the file"
     resumed.append({"event_id": "row-3", "ts": START})
     lines = path.read_bytes().split(b"\n")
@@ -187,7 +193,8 @@ def test_torn_last_line_is_skipped_and_the_next_append_starts_a_fresh_line(
 def test_a_file_holding_only_a_torn_line_loads_empty_and_is_cut_on_append(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     path.write_bytes(b'{"event_id":"x"')
-    log = OutcomeLog.load(path)
+    with pytest.warns(DamagedLogWarning):
+        log = OutcomeLog.load(path)
     assert len(log) == 0
     log.append({"event_id": "y"})
     assert path.read_bytes().count(b"\n") == 1 and b'"x"' not in path.read_bytes()
@@ -196,22 +203,22 @@ def test_a_file_holding_only_a_torn_line_loads_empty_and_is_cut_on_append(tmp_pa
 @pytest.mark.parametrize(
     ("middle", "reason"),
     [
-        pytest.param(b"{not json", "Expecting", id="not-json"),
-        pytest.param(b"", "empty line", id="empty-line"),
+        pytest.param(b"{not json", "not JSON (Expecting", id="not-json"),
         pytest.param(b"[1, 2]", "not a JSON object", id="not-an-object"),
         pytest.param(b'{"event_id":"x","pin":"123456"}', "'pin'", id="unknown-column"),
         pytest.param(b'{"event_id":"x","verified":"no"}', "'verified'", id="wrong-kind"),
     ],
 )
-def test_malformed_middle_line_is_an_error_naming_the_line(
+def test_malformed_middle_line_is_set_aside_by_number_and_the_rows_around_it_kept(
     tmp_path: Path, middle: bytes, reason: str
 ) -> None:
     path = tmp_path / "log.jsonl"
-    good = json.dumps({"event_id": "a"}).encode()
-    path.write_bytes(good + b"\n" + middle + b"\n" + good + b"\n")
-    with pytest.raises(LogFormatError, match=rf"line 2: .*{re.escape(reason)}") as caught:
-        OutcomeLog.load(path)
-    assert caught.value.line == 2 and caught.value.path == str(path)
+    path.write_bytes(b"\n".join([_line("a"), middle, _line("b"), b""]))
+    with pytest.warns(DamagedLogWarning, match=f"{re.escape(str(path))}: set aside line 2"):
+        log = OutcomeLog.load(path)
+    assert [r["event_id"] for r in log.rows] == ["a", "b"]
+    assert len(log.set_aside) == 1 and log.set_aside[0][0] == 2
+    assert reason in log.set_aside[0][1] and "123456" not in log.set_aside[0][1]
 
 
 def test_closed_log_refuses_appends_and_missing_file_cannot_be_loaded(tmp_path: Path) -> None:

@@ -114,3 +114,31 @@ def test_empty_and_missing_datasets(tmp_path) -> None:
     assert report.tables(tmp_path).rows == 0
     with pytest.raises(FileNotFoundError):
         scale.success_rate(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("name", "sibling"),
+    [
+        pytest.param("logs[1]", "logs1", id="brackets-beside-what-they-match"),
+        pytest.param("a*b?c{d,e}", "aXbYc{d,e}", id="star-and-question-mark"),
+        pytest.param("only[1]", None, id="brackets-alone"),
+    ],
+)
+def test_a_dataset_path_with_glob_characters_reads_exactly_that_folder(
+    log, tmp_path, name, sibling
+) -> None:
+    ours = log.iloc[:3_000]
+    scale.write_dataset(ours, tmp_path / name)
+    if sibling:  # a folder the name matches when read as a glob pattern
+        scale.write_dataset(log.iloc[3_000:9_000], tmp_path / sibling)
+    expected = analysis.success_rate(ours, per="attempt")
+    pd.testing.assert_frame_equal(scale.success_rate(tmp_path / name, per="attempt"), expected)
+    assert report.tables(tmp_path / name).rows == len(ours)
+
+
+def test_a_parquet_file_named_with_glob_characters_is_read_alone(log, tmp_path) -> None:
+    log.iloc[:100].to_parquet(tmp_path / "log[1].parquet")
+    log.iloc[100:].to_parquet(tmp_path / "log1.parquet")
+    assert report.tables(tmp_path / "log[1].parquet").rows == 100
+    with scale.open_dataset(tmp_path / "log[1].parquet") as data:
+        assert data.extent()[0] == 100

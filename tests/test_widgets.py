@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 from verigator_nb.errors import NoSuchResourceError
@@ -14,7 +17,7 @@ from verigator_nb.models import (
     RESULT_THROTTLED,
     Verification,
 )
-from verigator_nb.schema import ACTION, ATTEMPT, INITIATE, VERIFIED, VERIFY
+from verigator_nb.schema import ACTION, ATTEMPT, INITIATE, METHOD, VERIFIED, VERIFY
 from verigator_nb.widgets import LogPanel, VerifyForm
 from verigator_nb.widgets._format import error_text, outcome_text, plain, styled, tone_of
 
@@ -269,3 +272,155 @@ def test_outcome_text_names_each_reason(result: str | None, text: str) -> None:
 def test_error_text_carries_class_status_and_path() -> None:
     text = error_text(NoSuchResourceError("user not found", status=404, method="GET", path="/v1/x"))
     assert text == "NoSuchResourceError (HTTP 404, GET /v1/x): user not found"
+
+
+def test_no_pin_or_phone_in_widget_state_after_playing_the_user_and_verifying(
+    sandbox, form
+) -> None:
+    _create_service_and_user(form)
+    phone = "+37251234567"  # not the phone box's placeholder
+    fields = form.setup.fields
+    fields["phone"].value, fields["username"].value = phone, "mari"
+    form.setup.add_user_button.click()
+    assert form.username == "mari"
+    assert phone not in repr(_states(form)), "the phone box must be cleared once the user is added"
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    pin = _pin_from_sms(form)  # the SMS as the form shows it, PIN and all
+    (sms,) = sandbox.control().outbox(form.initiation.auth_id)
+    form.submit_pin(pin)
+    assert form.outcome_text == "Verified"
+    states = repr(_states(form))
+    assert pin not in states, "the PIN must not stay in any widget once the verify was sent"
+    assert phone not in states and sms.to not in states, "the phone number must not stay either"
+
+
+def test_a_wrong_pin_sent_is_cleared_from_every_widget(sandbox, form) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    pin = _pin_from_sms(form)
+    wrong = "000000" if pin != "000000" else "111111"
+    form.submit_pin(wrong)
+    assert form.outcome_text.startswith("Not verified: INVALID")
+    states = repr(_states(form))
+    assert wrong not in states and pin not in states
+
+
+def _states(form: VerifyForm) -> list[dict]:
+    return [w.get_state() for w in _all_widgets(form)]
+
+
+class _FullDisk:
+    """While ``full``, every ``os.write`` to ``path`` fails as on a full disk (ENOSPC).
+
+    Only that file is affected: other writes in the process go through untouched.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, path: os.PathLike[str]) -> None:
+        self.full = True
+        self.refused = 0
+        target = os.stat(path)
+        self._file = (target.st_dev, target.st_ino)
+        real_write = os.write
+
+        def write(fd: int, data: bytes) -> int:
+            if self.full and (os.fstat(fd).st_dev, os.fstat(fd).st_ino) == self._file:
+                self.refused += 1
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real_write(fd, data)
+
+        monkeypatch.setattr(os, "write", write)
+
+
+@pytest.fixture
+def durable(tmp_path):
+    with OutcomeLog(tmp_path / "outcomes.jsonl") as log:
+        yield log
+
+
+def _durable_form(sandbox, log: OutcomeLog) -> VerifyForm:
+    api = sandbox.api()
+    form = VerifyForm(api, log, control=sandbox.control(api))
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    return form
+
+
+def _on_disk(log: OutcomeLog) -> list[str]:
+    return OutcomeLog.load(log.path).df[ACTION].tolist()
+
+
+def test_enter_with_a_full_disk_shows_the_outcome_and_that_the_row_was_not_logged(
+    sandbox, durable, monkeypatch
+) -> None:
+    form = _durable_form(sandbox, durable)
+    form.initiate_button.click()
+    pin = sandbox.control().pin_for(form.initiation.auth_id)
+    disk = _FullDisk(monkeypatch, durable.path)
+    form.submit_pin(pin)  # Enter in the PIN box: must not raise out of the callback
+    assert disk.refused, "the log write must have been attempted and refused"
+    assert form.verification is not None and form.verification.verified
+    assert form.outcome_text == "Verified", "the server answered: its outcome is shown"
+    assert "not written to the outcome log" in form.message
+    assert "disk full" in form.message and "Traceback" not in form.message
+    assert pin not in form.message and form.pin == ""
+    assert not form.busy and not form.verify_button.disabled
+    assert _on_disk(durable) == [INITIATE]
+    # Space is freed: the same form goes on, logging again.
+    disk.full = False
+    form.initiate_button.click()
+    form.submit_pin(sandbox.control().pin_for(form.initiation.auth_id))
+    assert form.message == "" and form.outcome_text == "Verified"
+    assert _on_disk(durable) == [INITIATE, INITIATE, VERIFY]
+
+
+def test_initiate_with_a_full_disk_shows_the_method_and_that_the_row_was_not_logged(
+    sandbox, durable, monkeypatch
+) -> None:
+    form = _durable_form(sandbox, durable)
+    disk = _FullDisk(monkeypatch, durable.path)
+    form.initiate_button.click()
+    assert disk.refused
+    assert form.initiation is not None, "the SMS was sent: the form must know its auth_id"
+    assert form.method_text == "Server used SMS"
+    assert "not written to the outcome log" in form.message and "disk full" in form.message
+    disk.full = False
+    form.submit_pin(sandbox.control().pin_for(form.initiation.auth_id))
+    assert form.outcome_text == "Verified" and form.message == ""
+    assert _on_disk(durable) == [VERIFY]
+    assert OutcomeLog.load(durable.path).df[METHOD].tolist() == [METHOD_SMS]
+
+
+def test_a_failed_call_with_a_full_disk_shows_both_the_error_and_the_unlogged_row(
+    sandbox, durable, monkeypatch
+) -> None:
+    form = _durable_form(sandbox, durable)
+    sandbox.api().users.delete(form.service_id, form.user_id)
+    _FullDisk(monkeypatch, durable.path)
+    form.initiate_button.click()
+    assert form.message.startswith("NoSuchResourceError (HTTP 404, POST ")
+    assert "not written to the outcome log" in form.message
+    assert form.initiation is None and form.method_text == ""
+
+
+def test_the_setup_subform_works_with_a_full_disk(sandbox, durable, monkeypatch) -> None:
+    api = sandbox.api()
+    form = VerifyForm(api, durable, control=sandbox.control(api))
+    _FullDisk(monkeypatch, durable.path)
+    _create_service_and_user(form)  # creating services and users writes no log row
+    assert "Added user john" in form.setup.status_text
+    assert form.user_ids == (form.user_id,) and form.message == ""
+
+
+def test_a_closed_log_still_shows_the_outcome_and_that_the_row_was_not_logged(
+    sandbox, durable
+) -> None:
+    form = _durable_form(sandbox, durable)
+    form.initiate_button.click()
+    pin = sandbox.control().pin_for(form.initiation.auth_id)
+    durable.close()  # e.g. a notebook cell closed it while the form stayed on screen
+    form.submit_pin(pin)
+    assert form.outcome_text == "Verified"
+    assert "not written to the outcome log" in form.message and "closed" in form.message
+    assert not form.message.startswith("Invalid input")

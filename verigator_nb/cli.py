@@ -5,13 +5,18 @@ One function per subcommand pair: ``_add_<name>(subparsers)`` declares its argum
 status. To add a subcommand, write the pair and list ``_add_<name>`` in ``_SUBCOMMANDS``.
 
 - ``verigator-nb sandbox [--host H] [--port N] [--account USER:PASS ...] [--seed N]
-  [--remote-faults]`` serves a sandbox until Ctrl-C (exit 0); it prints its URL and usernames,
-  never a password.
+  [--remote-faults] [--shared-clock-control] [--no-user-endpoints]`` serves a sandbox until
+  Ctrl-C (exit 0); it prints its URL and usernames, never a password, and warns on stderr
+  when it listens beyond loopback with the well-known default account.
 - ``verigator-nb demo [--out reports] [--users N] [--seed N]`` simulates a campaign on a sandbox
   and writes its outcome log and HTML report, then prints a summary.
 - ``verigator-nb quickstart`` runs one verification flow against a sandbox, narrated.
 - ``verigator-nb report LOG --out report.html`` builds the HTML report from an outcome log.
 - ``verigator-nb sample-data`` regenerates ``data/sample_outcome_log.parquet`` from its seeds.
+
+A command that cannot do its job prints one line, ``verigator-nb <command>: <what is wrong>``,
+on stderr and exits 1 (argparse's usage errors exit 2), never a traceback; where it will write
+is checked before any work starts, so a bad ``--out`` fails at once rather than after a run.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the sandbox server is imported only when the subcommand runs
+    from verigator_nb.sandbox import SandboxServer
 
 __all__ = ["build_parser", "main"]
 
@@ -32,6 +40,30 @@ def _account(text: str) -> tuple[str, str]:
     if not sep or not username or not password:
         raise argparse.ArgumentTypeError("an account is USER:PASSWORD, both non-empty")
     return username, password
+
+
+def _at_least_one(text: str) -> int:
+    """A whole number of at least 1; anything else is a usage error, found before any work."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _fail(command: str, problem: object) -> int:
+    """Print ``verigator-nb COMMAND: PROBLEM`` on stderr (one line, no traceback); status 1."""
+    print(f"verigator-nb {command}: {problem}", file=sys.stderr)
+    return 1
+
+
+def _os_problem(exc: OSError) -> str:
+    """An ``OSError`` as one line: our own messages as they are, the system's with its file."""
+    if exc.strerror and exc.filename:
+        return f"cannot write {exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def _add_sandbox(subparsers: Any) -> None:
@@ -55,11 +87,38 @@ def _add_sandbox(subparsers: Any) -> None:
         action="store_true",
         help="let clients inject faults over HTTP (POST /sandbox/faults), for client tests",
     )
+    parser.add_argument(
+        "--shared-clock-control",
+        action="store_true",
+        help="let clients advance the clock over HTTP (POST /sandbox/clock); off because the "
+        "clock is shared: one account moving it expires every account's PINs",
+    )
+    parser.add_argument(
+        "--no-user-endpoints",
+        dest="user_endpoints",
+        action="store_false",
+        help="serve no play-the-user calls (SMS outbox with its PINs, TOTP app, clock)",
+    )
     parser.set_defaults(run=_run_sandbox)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _exposure_warning(server: SandboxServer) -> str | None:
+    """A warning when anyone beyond this machine could log in with the default account."""
+    router = server.router
+    if server.loopback_only or not router.backend.has_default_account:
+        return None
+    host = server.url.rpartition(":")[0].removeprefix("http://")
+    reads = " and read the SMS outbox (every PIN)" if router.user_endpoints else ""
+    return (
+        f"verigator-nb sandbox: warning: listening on {host}, beyond this machine, with the "
+        f"default account whose password everyone knows: anyone who can connect can use "
+        f"it{reads}. Give your own --account USER:PASSWORD, add --no-user-endpoints, or "
+        "bind --host 127.0.0.1."
+    )
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -68,7 +127,14 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     accounts = dict(args.account) if args.account else None
     try:
         backend = SandboxBackend(accounts=accounts, seed=args.seed)
-        server = serve(backend, host=args.host, port=args.port, remote_faults=args.remote_faults)
+        server = serve(
+            backend,
+            host=args.host,
+            port=args.port,
+            remote_faults=args.remote_faults,
+            shared_clock_control=args.shared_clock_control,
+            user_endpoints=args.user_endpoints,
+        )
     except (OSError, OverflowError, ValueError) as exc:
         print(
             f"verigator-nb sandbox: cannot listen on {args.host}:{args.port}: {exc}",
@@ -76,6 +142,9 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         )
         return 1
     names = ", ".join(server.router.backend.usernames)
+    warning = _exposure_warning(server)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     # Explicit handlers, set before the URL is printed (whoever reads it may signal at once):
     # a shell's background job starts with SIGINT ignored, and SIGTERM (a service manager's
     # stop) should shut down as cleanly as Ctrl-C.
@@ -102,7 +171,7 @@ def _add_demo(subparsers: Any) -> None:
     )
     parser.add_argument("--out", default="reports", help="output folder (default %(default)s)")
     parser.add_argument(
-        "--users", type=int, default=600, help="synthetic users (default %(default)s)"
+        "--users", type=_at_least_one, default=600, help="synthetic users (default %(default)s)"
     )
     parser.add_argument("--seed", type=int, default=7, help="sandbox and simulator seed")
     parser.set_defaults(run=_run_demo)
@@ -113,7 +182,10 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     from verigator_nb.demo import CAMPAIGN, run_campaign
 
-    run_campaign(args.out, population=replace(CAMPAIGN, users=args.users), seed=args.seed)
+    try:  # the output folder is checked before the sandbox starts
+        run_campaign(args.out, population=replace(CAMPAIGN, users=args.users), seed=args.seed)
+    except OSError as exc:
+        return _fail("demo", _os_problem(exc))
     return 0
 
 
@@ -144,8 +216,13 @@ def _add_report(subparsers: Any) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
+    from verigator_nb.demo import check_output_file
     from verigator_nb.report import report_command
 
+    try:  # before the log is read: a bad --out fails at once
+        check_output_file(args.out)
+    except OSError as exc:
+        return _fail("report", _os_problem(exc))
     return report_command(args.log, args.out)
 
 
@@ -162,7 +239,11 @@ def _add_sample_data(subparsers: Any) -> None:
 def _run_sample_data(args: argparse.Namespace) -> int:
     from verigator_nb.demo import make_sample_data
 
-    print(f"sample outcome log written to {make_sample_data(args.out)}")
+    try:  # the target is checked before the simulation starts
+        written = make_sample_data(args.out)
+    except OSError as exc:
+        return _fail("sample-data", _os_problem(exc))
+    print(f"sample outcome log written to {written}")
     return 0
 
 

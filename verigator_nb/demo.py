@@ -4,6 +4,8 @@
   write the outcome log and a self-contained HTML report, and print a short summary.
 - ``run_quickstart`` — one verification flow, narrated step by step.
 - ``make_sample_data`` — the sample log in ``data/``, regenerated identically from its seeds.
+- ``check_output_file`` — the check each of them (and ``verigator-nb report``) makes of where
+  it will write, before any work starts: a bad ``--out`` fails in a second, not after a run.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from verigator_nb.simulate import Population, simulate
 
 __all__ = [
     "CAMPAIGN",
+    "LOG_FILE",
+    "REPORT_FILE",
     "SAMPLE_POPULATION",
     "SAMPLE_SEED",
+    "check_output_file",
     "make_sample_data",
     "run_campaign",
     "run_quickstart",
@@ -30,6 +35,39 @@ __all__ = [
 CAMPAIGN = Population(users=600, logins_per_user=3, days=28)
 SAMPLE_POPULATION = Population(users=5000, logins_per_user=3, days=56)
 SAMPLE_SEED = 2026
+LOG_FILE = "verification_log.jsonl"
+REPORT_FILE = "verification_report.html"
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a ``Path`` when a file can be written there; otherwise an ``OSError``
+    (``IsADirectoryError``, ``NotADirectoryError``, ``FileNotFoundError``, ``PermissionError``)
+    whose message is one sentence naming the path."""
+    target = Path(path)
+    folder = target.parent  # Path("report.html").parent is Path("."), the current folder
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a folder; name a file to write instead")
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file, not a folder to write {target.name} into")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder {folder} to write {target.name} into")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"no permission to write into the folder {folder}")
+    return target
+
+
+def _output_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """The campaign's folder, created if missing, with room for its log and report."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(f"{out} is a file, not an output folder") from None
+    except OSError as exc:
+        raise type(exc)(f"cannot create the output folder {out}: {exc.strerror}") from None
+    for name in (LOG_FILE, REPORT_FILE):
+        check_output_file(out / name)
+    return out
 
 
 def run_campaign(
@@ -39,16 +77,18 @@ def run_campaign(
     seed: int = 7,
     say: Callable[[str], object] = print,
 ) -> Path:
-    """Simulate a campaign on a fresh sandbox; write its log and report; return the report path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    log_path = out / "verification_log.jsonl"
+    """Simulate a campaign on a fresh sandbox; write its log and report; return the report path.
+
+    ``OSError`` when ``out_dir`` cannot hold them, raised before the sandbox starts.
+    """
+    out = _output_folder(out_dir)
+    log_path = out / LOG_FILE
     log_path.unlink(missing_ok=True)  # a new campaign, not an addition to the last one
-    with Sandbox(seed=seed) as sb, OutcomeLog(log_path) as log:
+    with OutcomeLog(log_path) as log, Sandbox(seed=seed) as sb:
         say(f"sandbox listening on {sb.url}; simulating {population.users} users ...")
         simulate(sb, population, seed=seed, log=log, tags="demo-campaign", progress=True)
         frame = log.df
-    report_path = report.write(frame, out / "verification_report.html")
+    report_path = report.write(frame, out / REPORT_FILE)
     say(f"{len(frame):,} calls logged to {log_path}")
     say(f"report written to {report_path}\n")
     say(report.summary(frame))
@@ -59,10 +99,11 @@ def make_sample_data(path: str | os.PathLike[str]) -> Path:
     """Regenerate the sample outcome log (Parquet) from its fixed seeds.
 
     Every column repeats exactly from run to run except ``latency_ms``, which is measured.
+    ``OSError`` from ``check_output_file`` when ``path`` cannot be written, before simulating.
     """
+    target = check_output_file(path)
     with Sandbox(seed=SAMPLE_SEED) as sb:
         log = simulate(sb, SAMPLE_POPULATION, seed=SAMPLE_SEED, tags="sample", progress=True)
-    target = Path(path)
     log.to_parquet(target)
     return target
 

@@ -11,12 +11,14 @@ for transport faults, protocol faults and error statuses::
     ├── ResourceAlreadyExistsError   409: already exists, or not allowed in the current state
     ├── InternalError                5xx: the server failed
     ├── InvalidResponseError         an answer that is not the JSON the API promises
-    └── TransportError               no answer at all
+    ├── RedirectError                3xx: the server pointed elsewhere; never followed
+    └── TransportError               no complete answer
         ├── ConnectionFailedError    could not connect, or the connection broke
         └── RequestTimeoutError      no answer within the timeout
 
 Messages never contain credentials, PINs or request bodies: only the status, the server's
-``message`` and the method and path of the call.
+``message``, the method and path of the call and, for a redirect, the target's host. No error
+is chained to one whose text could hold a secret.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "InvalidDataError",
     "InvalidResponseError",
     "NoSuchResourceError",
+    "RedirectError",
     "RequestTimeoutError",
     "ResourceAlreadyExistsError",
     "ResourceForbiddenError",
@@ -93,16 +96,37 @@ class InvalidResponseError(VerigatorError):
     """The server answered, but not with the JSON the API promises."""
 
 
+class RedirectError(VerigatorError):
+    """3xx: the server redirected the call; API calls never follow a redirect.
+
+    Following one would send the credentials, and a verify's PIN, to wherever the answer
+    points, and re-send the verify. ``host`` is the target's ``host[:port]`` (empty when the
+    answer named none that could be read); the rest of its URL is never kept.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str = "",
+        status: int | None = None,
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        self.host = host
+        super().__init__(message, status=status, method=method, path=path)
+
+
 class TransportError(VerigatorError):
-    """No answer came: the request may or may not have reached the server."""
+    """No complete answer came: the request may or may not have reached the server."""
 
 
 class ConnectionFailedError(TransportError):
-    """Could not connect to the server, or the connection broke mid-call."""
+    """Could not connect to the server, or the connection broke before the answer was whole."""
 
 
 class RequestTimeoutError(TransportError):
-    """The server did not answer within the timeout."""
+    """No answer within the read timeout, or no complete answer by the call's deadline."""
 
 
 _BY_STATUS: dict[int, type[VerigatorError]] = {
@@ -119,4 +143,6 @@ def error_for_status(status: int) -> type[VerigatorError]:
     """The exception class for an HTTP error status (any unlisted status is a protocol fault)."""
     if status >= 500:
         return InternalError
+    if 300 <= status < 400:
+        return RedirectError
     return _BY_STATUS.get(status, InvalidResponseError)

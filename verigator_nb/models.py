@@ -20,6 +20,7 @@ __all__ = [
     "RESULTS",
     "RESULT_EXPIRED",
     "RESULT_INVALID",
+    "RESULT_MAX_CHARS",
     "RESULT_THROTTLED",
     "RESULT_VERIFIED",
     "Initiation",
@@ -38,6 +39,9 @@ RESULT_INVALID = "INVALID"
 RESULT_EXPIRED = "EXPIRED"
 RESULT_THROTTLED = "THROTTLED"
 RESULTS = (RESULT_VERIFIED, RESULT_INVALID, RESULT_EXPIRED, RESULT_THROTTLED)
+# The contract's list of results is open: any other result the server sends is kept as its
+# text (a non-text one as its JSON), cut to this many characters.
+RESULT_MAX_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,8 @@ class Verification:
     """The answer to a PIN check. A wrong PIN is ``verified=False``, not an exception.
 
     Unpacks to ``(verified, error)``: ``error`` is None on success, otherwise the server's
-    failure status as a dict, so ``error["result"]`` reads INVALID, EXPIRED or THROTTLED.
+    failure status as a dict, so ``error["result"]`` reads INVALID, EXPIRED or THROTTLED (or
+    whatever other result the server sent: the list is open).
     """
 
     verified: bool

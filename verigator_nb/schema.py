@@ -22,6 +22,7 @@ from verigator_nb.models import (
     METHODS,
     RESULT_EXPIRED,
     RESULT_INVALID,
+    RESULT_MAX_CHARS,
     RESULT_THROTTLED,
     RESULT_VERIFIED,
     RESULTS,
@@ -140,9 +141,10 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         RESULT,
-        "category",
-        "Verify only: VERIFIED, INVALID, EXPIRED or THROTTLED; empty when no answer came.",
-        RESULTS,
+        "str",
+        "Verify only: the server's result: VERIFIED, INVALID, EXPIRED, THROTTLED or any other "
+        f"text it sent (cut to {RESULT_MAX_CHARS} characters; a non-text result as its JSON); "
+        "empty when no answer came. Earlier logs stored it as a category; they load as text.",
     ),
     Column(HTTP_STATUS, "Int16", "HTTP status of the answer; empty when none came."),
     Column(ERROR, "str", "Error class name (e.g. RequestTimeoutError); empty when none."),

@@ -2,71 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import re
-import selectors
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests._sandbox_process import URL_LINE, first_line, launch, sandbox_command, start
 from verigator_nb.cli import main
 
-SCRIPT = Path(sys.executable).with_name("verigator-nb")
-URL_LINE = re.compile(
-    r"Verigator sandbox listening on (http://127\.0\.0\.1:(\d+)) \(accounts: (.*)\)"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _command() -> list[str]:
-    return [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "verigator_nb"]
-
-
-def _first_line(process: subprocess.Popen[str], timeout: float = 15.0) -> str:
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise AssertionError("the sandbox printed nothing in time")
-    return process.stdout.readline().strip()
-
-
-@pytest.fixture
-def launch() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes started by a test; killed at the end if the test left them running."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _start(launch: list[subprocess.Popen[str]], command: list[str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    launch.append(process)
-    return process
+__all__ = ["launch"]  # the fixture, imported so pytest finds it
 
 
 @pytest.mark.parametrize(
     ("launcher", "sig"),
     [
-        pytest.param(_command(), signal.SIGINT, id="verigator-nb-ctrl-c"),
+        pytest.param(sandbox_command()[:-1], signal.SIGINT, id="verigator-nb-ctrl-c"),
         pytest.param([sys.executable, "-m", "verigator_nb"], signal.SIGTERM, id="python-m-sigterm"),
     ],
 )
@@ -76,12 +30,12 @@ def test_sandbox_command_serves_then_stops_cleanly_on_a_signal(
     # Port 0: the sandbox binds a free port itself and prints it; picking one here first would
     # race with every other process on the machine for it.
     args = ["sandbox", "--port", "0", "--seed", "3", "--account", "alice:pw-never-shown"]
-    process = _start(launch, launcher + args)
-    line = _first_line(process)
+    process = start(launch, launcher + args)
+    line = first_line(process)
     match = URL_LINE.fullmatch(line)
     assert match, line
     url, printed_port, names = match.groups()
-    assert int(printed_port) > 0 and names == "alice"
+    assert url.startswith("http://127.0.0.1:") and int(printed_port) > 0 and names == "alice"
     answer = requests.post(
         url + "/v1/service/service",
         json={"fqdn": "d", "name": "Shop"},

@@ -81,10 +81,10 @@ def test_the_controls_are_never_broken_nor_counted_even_by_a_star(path: str) -> 
     router = Router(SandboxBackend(seed=1))
     router.faults.add([Fault("*", "stall"), Fault(f"* {path}", "reset")])
     for method in ("GET", "POST", "DELETE"):
-        assert router.admit(method, path) is None
-        assert router.admit(method, path + "?route=verify") is None
+        assert router.admit(method, path, AUTH).fault is None
+        assert router.admit(method, path + "?route=verify", AUTH).fault is None
     assert router.faults.injected == 0
-    assert router.traffic.total == 0
+    assert len(router.traffic) == 0
 
 
 def test_aliases_name_operations_and_unknown_calls_have_no_name() -> None:
@@ -298,8 +298,8 @@ def test_draws_from_many_threads_never_exceed_the_count() -> None:
 # -- traffic -----------------------------------------------------------------------------------
 
 
-def test_traffic_counts_calls_per_route_and_leaves_out_the_controls() -> None:
-    router = Router(SandboxBackend(seed=1))
+def test_traffic_counts_calls_per_caller_and_operation_and_leaves_out_the_controls() -> None:
+    router = Router(SandboxBackend(seed=1, accounts={"sandbox": "sandbox", "alice": "pw"}))
     traffic = router.traffic
     for method, path in [
         ("PUT", AUTH_PATH),
@@ -307,22 +307,31 @@ def test_traffic_counts_calls_per_route_and_leaves_out_the_controls() -> None:
         ("POST", AUTH_PATH),
         ("GET", SERVICE),
         ("GET", "/nowhere"),
+        ("PATCH", SERVICE),
         ("GET", "/sandbox/stats?route=verify"),
         ("POST", "/sandbox/faults"),
     ]:
-        router.admit(method, path)
-    assert traffic.total == 5
-    assert traffic.count("verify") == 2
-    assert traffic.count("POST /v1/service/service/*/users/*/auth") == 1
-    assert traffic.count("*") == 5
-    assert traffic.by_operation() == {
+        router.admit(method, path, AUTH)
+    router.admit("PUT", AUTH_PATH, {"X-Service-Auth": "alice:pw"})
+    router.admit("PUT", AUTH_PATH, {"X-Service-Auth": "sandbox:wrong"})
+    router.admit("GET", "/openapi.json")
+    assert traffic.total("sandbox") == 6 and traffic.total("alice") == 1
+    assert traffic.total("") == 2  # without valid credentials: counted apart, by nobody's name
+    assert traffic.count("verify", "sandbox") == 2
+    assert traffic.count("POST /v1/service/service/*/users/*/auth", "sandbox") == 1
+    assert traffic.count("* /v1/service/service/*", "sandbox") == 1  # get, not the PATCH
+    assert traffic.count("*", "sandbox") == 6
+    assert traffic.by_operation("sandbox") == {
         "get_service": 1,
         "start_auth": 1,
-        "unrouted": 1,
+        "unrouted": 2,
         "verify_auth": 2,
     }
+    assert traffic.by_operation("") == {"openapi": 1, "verify_auth": 1}
     with pytest.raises(ValueError, match="unknown operation"):
-        traffic.count("verfy")
+        traffic.count("verfy", "sandbox")
+    with pytest.raises(ValueError, match=r"parameter as \*"):
+        traffic.count("GET /v1/service/service/svc-*", "sandbox")
 
 
 # -- over HTTP ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ value from the data is ever spliced in, hence the file-wide S608 waiver below.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,7 @@ from verigator_nb.schema import (
     empty_frame,
 )
 
-__all__ = ["Dataset", "ident", "literal", "literal_text"]
+__all__ = ["Dataset", "glob_literal", "ident", "literal", "literal_text"]
 
 
 def ident(name: str) -> str:
@@ -66,6 +67,16 @@ def literal_text(text: str) -> str:
 def literal(text: str) -> str:
     """``text`` as a single-quoted SQL string literal."""
     return f"'{literal_text(text)}'"
+
+
+def glob_literal(path: Path) -> str:
+    """``path`` as a DuckDB file pattern that matches only itself.
+
+    DuckDB expands ``*``, ``?`` and ``[...]`` in every path it reads, so a folder named
+    ``logs[1]`` would read its sibling ``logs1`` (or fail when there is none); each such
+    character (and ``{``, ``}``) goes inside a one-character class, ``[[]``, that matches it.
+    """
+    return re.sub(r"([][*?{}])", r"[\1]", str(path))
 
 
 # Quoted names and values, spelled once from the schema for every query below.
@@ -123,11 +134,11 @@ class Dataset:
             raise FileNotFoundError(f"no Parquet dataset at {path}")
         con.execute("SET TimeZone = 'UTC'")
         name = f"verigator_log_{uuid.uuid4().hex[:12]}"
-        pattern = path / "**" / "*.parquet" if path.is_dir() else path
+        pattern = glob_literal(path) + ("/**/*.parquet" if path.is_dir() else "")
         if path.is_dir() and next(path.glob("**/*.parquet"), None) is None:
             con.register(name, empty_frame())
         else:
-            source = f"read_parquet({literal(str(pattern))}, hive_partitioning = false)"
+            source = f"read_parquet({literal(pattern)}, hive_partitioning = false)"
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}")
         described = con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()
         return cls(con, name, frozenset(row[0] for row in described))

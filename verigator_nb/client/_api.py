@@ -8,8 +8,9 @@
     started = api.auth.initiate(service.id, user.id, api.auth.METHOD_TOTP)
     verified, error = api.auth.verify(service.id, user.id, token)
 
-Arguments are checked before anything is sent (``ValueError`` naming the argument); failures
-raise the typed errors of ``verigator_nb.errors``; a wrong PIN is ``verified=False``.
+Arguments are checked before anything is sent (``ValueError`` naming the argument, never
+echoing a credential); failures raise the typed errors of ``verigator_nb.errors``; a wrong PIN
+is ``verified=False``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from verigator_nb.client._args import require_text
+from verigator_nb.client._args import (
+    require_credential,
+    require_endpoint,
+    require_tags,
+)
 from verigator_nb.client._auth import Auth
 from verigator_nb.client._recorder import Recorder, RowSink, utc_now
 from verigator_nb.client._resources import Services, Users
@@ -38,7 +43,11 @@ class Api:
     """A Verigator client: ``api.services``, ``api.users`` and ``api.auth``.
 
     One pooled ``requests.Session`` per ``Api`` (pass ``session=`` to bring your own, used as
-    is); timeouts always on, ``(connect, read)`` seconds. Give ``log=`` an ``OutcomeLog`` and
+    is); timeouts always on: a number, a ``(connect, read)`` pair of seconds or a ``Timeout``
+    with a ``total`` per call (default ``connect + read``). Redirects are never followed.
+    Credentials with surrounding whitespace, control characters, characters outside Latin-1
+    or (for the username) a ``:``, and an endpoint URL holding credentials, are refused with
+    a ``ValueError`` that does not echo them. Give ``log=`` an ``OutcomeLog`` and
     every initiate and verify call becomes a row. ``clock`` timestamps rows (the sandbox passes
     its own); ``label`` names the endpoint in rows (default: the endpoint's host); ``id_seed``
     makes row and session ids repeat from run to run (a seeded sandbox passes one).
@@ -50,7 +59,7 @@ class Api:
         password: str,
         endpoint: str = DEFAULT_ENDPOINT,
         *,
-        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        timeout: float | tuple[float, float] | Timeout = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
         retries: int = 3,
         log: RowSink | None = None,
@@ -59,11 +68,10 @@ class Api:
         tags: str | Iterable[str] = "",
         id_seed: int | None = None,
     ) -> None:
-        self.username = require_text("username", username)
-        require_text("password", password)
-        if urlsplit(require_text("endpoint", endpoint)).scheme not in ("http", "https"):
-            raise ValueError("endpoint must be an http:// or https:// URL")
-        self.endpoint = endpoint.rstrip("/")
+        self.username = require_credential("username", username)
+        require_credential("password", password)
+        self.endpoint = require_endpoint(endpoint)
+        tag_text = require_tags(tags)
         self._transport = Transport(
             self.endpoint,
             f"{username}:{password}",
@@ -75,7 +83,7 @@ class Api:
             log,
             clock=clock or utc_now,
             endpoint=label or urlsplit(self.endpoint).netloc,
-            tags=tags if isinstance(tags, str) else ",".join(tags),
+            tags=tag_text,
             id_seed=id_seed,
         )
         self._bind()
@@ -87,18 +95,29 @@ class Api:
         self.auth = Auth(self._transport, self._recorder)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Api:
-        """Build from ``VERIGATOR_USERNAME``, ``VERIGATOR_PASSWORD`` and ``VERIGATOR_ENDPOINT``."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, endpoint: str | None = None, **kwargs: Any
+    ) -> Api:
+        """Build from ``VERIGATOR_USERNAME``, ``VERIGATOR_PASSWORD`` and ``VERIGATOR_ENDPOINT``.
+
+        The endpoint is required (``endpoint=`` overrides the variable): there is no default
+        host to fall back on, since ``DEFAULT_ENDPOINT`` is the retired vendor API.
+        """
         env = os.environ if environ is None else environ
-        missing = [k for k in ("VERIGATOR_USERNAME", "VERIGATOR_PASSWORD") if not env.get(k)]
+        found = {
+            "VERIGATOR_USERNAME": env.get("VERIGATOR_USERNAME"),
+            "VERIGATOR_PASSWORD": env.get("VERIGATOR_PASSWORD"),
+            "VERIGATOR_ENDPOINT": endpoint or env.get("VERIGATOR_ENDPOINT"),
+        }
+        missing = [name for name, value in found.items() if not value]
         if missing:
             raise ValueError(f"environment variable(s) not set: {', '.join(missing)}")
-        endpoint = env.get("VERIGATOR_ENDPOINT") or DEFAULT_ENDPOINT
-        return cls(env["VERIGATOR_USERNAME"], env["VERIGATOR_PASSWORD"], endpoint, **kwargs)
+        username, password, url = found.values()
+        return cls(username, password, url, **kwargs)  # type: ignore[arg-type]
 
     @property
     def timeout(self) -> Timeout:
-        """The ``(connect, read)`` timeout in seconds."""
+        """The timeout in seconds: ``connect``, each ``read``, and ``total`` per call."""
         return self._transport.timeout
 
     @property
@@ -106,10 +125,14 @@ class Api:
         """The outcome log this client records to, if any."""
         return self._recorder.sink
 
-    def with_log(self, log: RowSink | None, *, tags: str | None = None) -> Api:
-        """A client sharing this one's connections and settings that records to ``log``."""
+    def with_log(self, log: RowSink | None, *, tags: str | Iterable[str] | None = None) -> Api:
+        """A client sharing this one's connections and settings that records to ``log``.
+
+        ``tags`` replaces this client's tags (``ValueError`` if a log could not store them).
+        """
+        tag_text = None if tags is None else require_tags(tags)
         twin = copy.copy(self)
-        twin._recorder = self._recorder.with_sink(log, tags=tags)
+        twin._recorder = self._recorder.with_sink(log, tags=tag_text)
         twin._bind()
         return twin
 

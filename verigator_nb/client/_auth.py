@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from verigator_nb.client._args import METHODS, field, require_method, require_text, segment
-from verigator_nb.client._recorder import PendingRow, Recorder
+from verigator_nb.client._args import (
+    METHODS,
+    field,
+    require_method,
+    require_text,
+    segment,
+    storable,
+)
+from verigator_nb.client._recorder import PendingRow, Recorder, remember
 from verigator_nb.client._resources import user_path
 from verigator_nb.client._transport import JsonTransport
 from verigator_nb.errors import InvalidResponseError, VerigatorError
-from verigator_nb.models import METHOD_SMS, METHOD_TOTP, RESULT_VERIFIED, Initiation, Verification
+from verigator_nb.models import (
+    METHOD_SMS,
+    METHOD_TOTP,
+    RESULT_MAX_CHARS,
+    RESULT_VERIFIED,
+    Initiation,
+    Verification,
+)
 
 __all__ = ["Auth"]
 
@@ -26,7 +42,8 @@ class Auth:
     def __init__(self, transport: JsonTransport, recorder: Recorder) -> None:
         self._transport = transport
         self._recorder = recorder
-        self._latest: dict[tuple[str, str], Initiation] = {}
+        # Each user's latest initiate, for verify(sid, uid, pin); the most recent users only.
+        self._latest: OrderedDict[tuple[str, str], Initiation] = OrderedDict()
 
     def initiate(self, service_id: str, user_id: str, method: str) -> Initiation:
         """Start a login check. Read ``.method`` from the answer: TOTP may become SMS.
@@ -48,7 +65,7 @@ class Auth:
             ),
         )
         pending.initiated(status, initiation)
-        self._latest[(service_id, user_id)] = initiation
+        remember(self._latest, (service_id, user_id), initiation)
         return initiation
 
     @overload
@@ -65,6 +82,8 @@ class Auth:
         With plain ids it answers the latest ``initiate`` for that user made through this
         ``Api`` (TOTP when there was none). Sends exactly ``PUT .../auth`` with ``method``,
         ``token`` and, for SMS, ``auth_id``. Never retried: each call spends one attempt.
+        ``result`` is the server's: one of ``RESULTS``, or any other text it sent, cut to
+        ``RESULT_MAX_CHARS`` (a non-text result as its JSON).
         """
         initiation, token = self._target(first, second, third)
         path = f"{user_path(initiation.service_id)}/{segment('user_id', initiation.user_id)}/auth"
@@ -93,7 +112,12 @@ class Auth:
         """Send one call and parse its answer; a failure is recorded on ``pending``, then raised."""
         try:
             status, payload = self._transport.request(method, path, body)
-            return status, parse(payload, status)
+            try:
+                return status, parse(payload, status)
+            except InvalidResponseError as exc:  # an answer came: name its status and the call
+                raise InvalidResponseError(
+                    exc.message, status=status, method=method, path=path
+                ) from None
         except VerigatorError as exc:
             pending.failed(exc)
             raise
@@ -104,17 +128,19 @@ class Auth:
         if isinstance(first, Initiation):
             if third is not None:
                 raise ValueError("verify(initiation, token) takes no third argument")
+            if first.auth_id is not None and not storable(first.auth_id):
+                raise ValueError("auth_id must be valid Unicode text")  # no row could hold it
             return first, self._require_token(second)
         service_id = require_text("service_id", first)
         user_id = require_text("user_id", second)
         token = self._require_token(third)
         key = (service_id, user_id)
-        if key not in self._latest:
+        latest = self._latest.get(key)
+        if latest is None:
             session_id = self._recorder.new_session_id()
-            self._latest[key] = Initiation(
-                service_id, user_id, METHOD_TOTP, METHOD_TOTP, None, session_id
-            )
-        return self._latest[key], token
+            latest = Initiation(service_id, user_id, METHOD_TOTP, METHOD_TOTP, None, session_id)
+        remember(self._latest, key, latest)
+        return latest, token
 
     @staticmethod
     def _require_token(token: object) -> str:
@@ -128,7 +154,7 @@ class Auth:
     ) -> Initiation:
         method = field(payload, "method", path)
         auth_id = payload.get("auth_id")
-        if method not in METHODS or not (auth_id is None or isinstance(auth_id, str)):
+        if method not in METHODS or not (auth_id is None or storable(auth_id)):
             raise InvalidResponseError("answer has an unknown method or auth_id", path=path)
         return Initiation(service_id, user_id, requested, method, auth_id, session_id)
 
@@ -138,6 +164,26 @@ class Auth:
         detail = payload.get("status") if isinstance(payload.get("status"), dict) else {}
         if not isinstance(verified, bool):
             raise InvalidResponseError("answer's 'verified' is not a boolean", path=path)
-        result = detail.get("result") or (RESULT_VERIFIED if verified else None)
+        result = _result_text(detail.get("result")) or (RESULT_VERIFIED if verified else None)
         method = payload.get("method") if payload.get("method") in METHODS else sent_method
         return Verification(verified, method, result, status, dict(detail))
+
+
+def _result_text(result: object) -> str | None:
+    """The server's ``result`` as text a log can store, cut to ``RESULT_MAX_CHARS``.
+
+    The contract's list of results is open: a string is kept as sent (lone surrogates
+    escaped), anything else as its JSON.
+    """
+    if result is None:
+        return None
+    if isinstance(result, str):
+        text = result
+    else:
+        try:
+            text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+        except (ValueError, RecursionError):
+            text = type(result).__name__
+    if not storable(text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:RESULT_MAX_CHARS]

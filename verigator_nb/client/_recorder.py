@@ -12,9 +12,10 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from verigator_nb.errors import VerigatorError
 from verigator_nb.models import Initiation, Verification
@@ -42,7 +43,22 @@ from verigator_nb.schema import (
     VERIFY,
 )
 
-__all__ = ["PendingRow", "Recorder", "RowSink", "utc_now"]
+__all__ = ["SESSIONS_KEPT", "PendingRow", "Recorder", "RowSink", "remember", "utc_now"]
+
+# How many recently used sessions (and users' latest initiations) one client keeps in memory:
+# enough for any live login (an SMS PIN expires in minutes), bounded for long campaigns.
+SESSIONS_KEPT = 10_000
+
+_Key = TypeVar("_Key", bound=Hashable)
+_Value = TypeVar("_Value")
+
+
+def remember(table: OrderedDict[_Key, _Value], key: _Key, value: _Value) -> None:
+    """Set ``table[key]`` as its most recent entry, forgetting the oldest past SESSIONS_KEPT."""
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > SESSIONS_KEPT:
+        table.popitem(last=False)
 
 
 class RowSink(Protocol):
@@ -115,7 +131,11 @@ _NOT_RECORDED = _NotRecorded()
 
 
 class Recorder:
-    """Builds rows for one ``Api``: sessions, attempt numbers, countries, endpoint and tags."""
+    """Builds rows for one ``Api``: sessions, attempt numbers, countries, endpoint and tags.
+
+    Attempt numbers are kept for the ``SESSIONS_KEPT`` most recently used sessions; a verify
+    of a session forgotten since counts from 1 again.
+    """
 
     def __init__(
         self,
@@ -131,7 +151,7 @@ class Recorder:
         self.endpoint = endpoint
         self.tags = tags
         self._countries: dict[str, str] = {}
-        self._attempts: dict[str, int] = {}
+        self._attempts: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         # Seeded ids make a seeded sandbox's logs repeat exactly; otherwise ids are random.
         self._ids = random.Random(id_seed) if id_seed is not None else None
@@ -212,5 +232,5 @@ class Recorder:
     def _next_attempt(self, session_id: str) -> int:
         with self._lock:
             attempt = self._attempts.get(session_id, 0) + 1
-            self._attempts[session_id] = attempt
+            remember(self._attempts, session_id, attempt)
             return attempt

@@ -1,83 +1,90 @@
-"""One pooled HTTP session per client: JSON in and out, timeouts always on, safe retries.
+"""One pooled HTTP session per client: JSON in and out, timeouts and a deadline always on.
 
-Only GET is ever retried (on connection errors and 502/503/504, with backoff, honouring
-Retry-After up to a cap). POST, PUT and DELETE are never re-sent: urllib3's default ``Retry``
-would re-send a PUT after a read error, and a re-sent verify silently burns one of the user's
-attempts. Every failure is turned into a typed ``VerigatorError`` here, in one place.
+Every call has a ``Timeout``: seconds to connect, to wait for each read, and in total. Answers
+are streamed and read no further than ``MAX_ANSWER_BYTES``; redirects are never followed (a
+3xx is a ``RedirectError``: following one would hand the credentials, and a verify's PIN, to
+another host and re-send the verify). Retries (GET only) live in ``_wire``. Every failure is
+turned into a typed ``VerigatorError`` here, in one place, never chained to an exception whose
+text could quote a header.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+import urllib3.exceptions
 
+from verigator_nb.client._wire import end_deadline, new_session, start_deadline
 from verigator_nb.errors import (
     ConnectionFailedError,
     InvalidResponseError,
+    RedirectError,
     RequestTimeoutError,
     TransportError,
+    VerigatorError,
     error_for_status,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "JsonTransport", "Timeout", "Transport", "normalize_timeout"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_ANSWER_BYTES",
+    "JsonTransport",
+    "Timeout",
+    "Transport",
+    "normalize_timeout",
+]
 
-Timeout = tuple[float, float]
-DEFAULT_TIMEOUT: Timeout = (3.05, 10.0)
-_RETRY_AFTER_CAP_SECONDS = 10.0
-_RETRIED_METHODS = frozenset({"GET"})
-
-
-class _IdempotentOnlyRetry(Retry):
-    """Retries GET only; any other method fails on its first error, whatever the error."""
-
-    def increment(  # type: ignore[override]
-        self, method: str | None = None, *args: Any, **kwargs: Any
-    ) -> Retry:
-        if method is not None and method.upper() not in _RETRIED_METHODS:
-            # Spend the whole budget at once: the base class then raises MaxRetryError.
-            return Retry.increment(self.new(total=0), method, *args, **kwargs)
-        return super().increment(method, *args, **kwargs)
-
-    def get_retry_after(self, response: Any) -> float | None:
-        # A server asking for an hour's pause must not freeze a notebook cell for an hour.
-        seconds = super().get_retry_after(response)
-        return None if seconds is None else min(seconds, _RETRY_AFTER_CAP_SECONDS)
+# The largest true answers are a service's user list and a sandbox's outbox (~150 bytes an
+# item): 8 MiB holds some 50,000. A bigger answer is refused unread, so memory stays bounded.
+MAX_ANSWER_BYTES = 8 * 2**20
+_CHUNK_BYTES = 65536
+_HOST_CHARS = 255
 
 
-def _retry_policy(retries: int) -> Retry:
-    return _IdempotentOnlyRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,
-        allowed_methods=_RETRIED_METHODS,
-        status_forcelist=(502, 503, 504),
-        backoff_factor=0.2,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
+@dataclass(frozen=True, init=False)
+class Timeout:
+    """Seconds a call may take: ``connect``, each ``read`` of the answer, and ``total``.
+
+    ``total`` (default ``connect + read``) bounds the whole call, however slowly the server
+    trickles its answer; GET retries stop when it runs out. ``ValueError`` unless all three
+    are positive, finite numbers.
+    """
+
+    connect: float
+    read: float
+    total: float
+
+    def __init__(self, connect: float, read: float, total: float | None = None) -> None:
+        values = (connect, read, connect + read if total is None else total)
+        if not all(_positive(value) for value in values):
+            raise ValueError("timeout seconds (connect, read and total) must be positive numbers")
+        for name, value in zip(("connect", "read", "total"), values, strict=True):
+            object.__setattr__(self, name, float(value))
 
 
-def normalize_timeout(timeout: float | Timeout) -> Timeout:
-    """A ``(connect, read)`` pair of positive seconds; a single number sets both."""
-    pair = (timeout, timeout) if isinstance(timeout, int | float) else tuple(timeout)
-    if len(pair) != 2 or not all(isinstance(t, int | float) and t > 0 for t in pair):
-        raise ValueError("timeout must be a positive number or a (connect, read) pair of them")
-    return (float(pair[0]), float(pair[1]))
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf
 
 
-def _new_session(retries: int) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=_retry_policy(retries), pool_maxsize=32)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+DEFAULT_TIMEOUT = Timeout(3.05, 10.0)
+
+
+def normalize_timeout(timeout: float | tuple[float, float] | Timeout) -> Timeout:
+    """A ``Timeout``: given as one, as a ``(connect, read)`` pair, or one number for both."""
+    if isinstance(timeout, Timeout):
+        return timeout
+    if isinstance(timeout, int | float) and _positive(timeout):
+        return Timeout(timeout, timeout)
+    if isinstance(timeout, tuple) and len(timeout) == 2 and all(map(_positive, timeout)):
+        return Timeout(timeout[0], timeout[1])
+    raise ValueError("timeout must be a positive number, a (connect, read) pair or a Timeout")
 
 
 class JsonTransport(Protocol):
@@ -94,7 +101,12 @@ class JsonTransport(Protocol):
 
 
 class Transport:
-    """Sends JSON requests to one base URL with fixed auth headers; raises typed errors."""
+    """Sends JSON requests to one base URL with fixed auth headers; raises typed errors.
+
+    With a session of its own, ``timeout.total`` bounds the whole call and an answer cut off
+    inside its head is a ``ConnectionFailedError``; a session passed in is used as it is: the
+    deadline is then checked between reads of the body only, and a cut-off head goes unseen.
+    """
 
     def __init__(
         self,
@@ -107,9 +119,10 @@ class Transport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._pair = (timeout.connect, timeout.read)
         self._auth_header = auth_header
         self._retries = retries
-        self.session = session if session is not None else _new_session(retries)
+        self.session = session if session is not None else new_session(retries)
         self._headers = {"X-Service-Auth": auth_header, "Accept": "application/json"}
         self._body_headers = {**self._headers, "Content-Type": "application/json"}
 
@@ -118,22 +131,102 @@ class Transport:
     ) -> tuple[int, Any]:
         """Send one call; return its status and decoded JSON body (``{}`` for an empty body)."""
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        headers = self._headers if data is None else self._body_headers
+        at = time.monotonic() + self.timeout.total
+        token = start_deadline(at)
+        try:
+            status, reason, content = self._exchange(method, path, data, at)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            error = self._failure(exc, method, path, at)
+            if isinstance(error, RequestTimeoutError | ConnectionFailedError):
+                raise error from exc  # their text names the host and path, never a header
+            raise error from None  # e.g. requests' InvalidHeader quotes the header's value
+        finally:
+            end_deadline(token)
+        return status, _decode(status, reason, content, method, path)
+
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, at: float
+    ) -> tuple[int, str, bytes]:
+        """Send, and read the answer's status, reason and body (at most MAX_ANSWER_BYTES)."""
         try:
             response = self.session.request(
-                method, self.base_url + path, data=data, headers=headers, timeout=self.timeout
+                method,
+                self.base_url + path,
+                data=data,
+                headers=self._headers if data is None else self._body_headers,
+                timeout=self._pair,
+                allow_redirects=False,
+                stream=True,
+                hooks=self._hooks(),
             )
-        except requests.Timeout as exc:
-            raise RequestTimeoutError(
-                f"no answer within {self.timeout[1]:g} s", method=method, path=path
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise ConnectionFailedError(
+        except _Redirected as redirect:
+            raise redirect.error(self.base_url + path, method, path) from None
+        try:
+            status = response.status_code
+            content = self._read_body(response, at, method, path)
+        finally:
+            response.close()  # unread bytes (an answer too large) close the connection
+        if content is None:  # too large: an error status keeps its class, with its reason
+            if 200 <= status < 300:
+                raise _too_large(status, method, path)
+            content = b""
+        # What Response.content would have set, for a session hook that kept the response.
+        response._content = content
+        return status, response.reason or "", content
+
+    def _read_body(
+        self, response: requests.Response, at: float, method: str, path: str
+    ) -> bytes | None:
+        """The answer's body; None past MAX_ANSWER_BYTES, without reading the rest."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.raw.read(_CHUNK_BYTES, decode_content=True):
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:  # no Content-Length, or a compressed body
+                return None
+            chunks.append(chunk)
+            if time.monotonic() > at:  # a session passed in has no deadline on its reads
+                raise RequestTimeoutError(self._timeout_message(at), method=method, path=path)
+        return b"".join(chunks)
+
+    def _hooks(self) -> dict[str, list[Any]]:
+        # A request's hooks replace the session's (requests' merge_hooks): keep the session's.
+        session_hooks = self.session.hooks.get("response")
+        if not session_hooks:
+            return _REFUSE_REDIRECTS
+        return {"response": [_refuse_redirect, *session_hooks]}
+
+    def _failure(self, exc: Exception, method: str, path: str, at: float) -> VerigatorError:
+        """The typed error for what requests or urllib3 raised during a call."""
+        cause = exc.args[0] if exc.args else None
+        reason = getattr(cause, "reason", cause)  # what a MaxRetryError gave up on
+        if isinstance(exc, requests.ConnectTimeout):
+            message = f"could not connect to {self.base_url} within {self.timeout.connect:g} s"
+            return RequestTimeoutError(message, method=method, path=path)
+        timeouts = (requests.Timeout, urllib3.exceptions.ReadTimeoutError)
+        if isinstance(exc, timeouts) or isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+            return RequestTimeoutError(self._timeout_message(at), method=method, path=path)
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return ConnectionFailedError(
                 f"could not reach {self.base_url}", method=method, path=path
-            ) from exc
-        except requests.RequestException as exc:
-            raise TransportError(type(exc).__name__, method=method, path=path) from exc
-        return response.status_code, _decode(response, method, path)
+            )
+        if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
+            return ConnectionFailedError(
+                "the connection broke before the answer was complete", method=method, path=path
+            )
+        if isinstance(exc, urllib3.exceptions.DecodeError):
+            return InvalidResponseError(
+                "the answer's encoding is corrupt", method=method, path=path
+            )
+        return TransportError(type(exc).__name__, method=method, path=path)
+
+    def _timeout_message(self, at: float) -> str:
+        if time.monotonic() >= at - 0.05:  # a read cut short by the deadline ends just before it
+            return f"no complete answer within the call's {self.timeout.total:g} s deadline"
+        return f"no answer within {self.timeout.read:g} s"
 
     def fork(self) -> Transport:
         """The same endpoint, credentials and policy over a new session of its own."""
@@ -150,28 +243,82 @@ class Transport:
         self.session.close()
 
 
-def _decode(response: requests.Response, method: str, path: str) -> Any:
-    status = response.status_code
+def _too_large(status: int, method: str, path: str) -> InvalidResponseError:
+    return InvalidResponseError(
+        f"the answer is larger than {MAX_ANSWER_BYTES / 2**20:g} MiB",
+        status=status,
+        method=method,
+        path=path,
+    )
+
+
+class _Redirected(Exception):
+    """A 3xx answer, stopped in requests' response hook: its status and Location only."""
+
+    def __init__(self, status: int, location: str) -> None:
+        super().__init__(status)
+        self.status = status
+        self.location = location
+
+    def error(self, url: str, method: str, path: str) -> RedirectError:
+        """The typed error, naming only the host the answer points to."""
+        host = _host_of(url, self.location)
+        to = f" to {host}" if host else ""
+        return RedirectError(
+            f"the server redirected the call{to}; API calls never follow redirects",
+            host=host,
+            status=self.status,
+            method=method,
+            path=path,
+        )
+
+
+def _refuse_redirect(response: requests.Response, **kwargs: Any) -> None:
+    # Even with allow_redirects=False, requests reads a 3xx answer's whole body and parses its
+    # Location (to offer ``Response.next``); stopping here leaves both unread.
+    if 300 <= response.status_code < 400:
+        response.close()
+        raise _Redirected(response.status_code, response.headers.get("Location", ""))
+
+
+_REFUSE_REDIRECTS: dict[str, list[Any]] = {"response": [_refuse_redirect]}
+
+
+def _host_of(url: str, location: str) -> str:
+    """``host[:port]`` that ``location`` points to from ``url`` (never its userinfo, path or
+    query); "" when there is no location or it cannot be read."""
+    try:
+        parts = urlsplit(urljoin(url, location)) if location else None
+        host, port = (parts.hostname, parts.port) if parts else (None, None)
+    except ValueError:
+        return ""
+    if not host or len(host) > _HOST_CHARS:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def _decode(status: int, reason: str, content: bytes, method: str, path: str) -> Any:
     if not 200 <= status < 300:
         raise error_for_status(status)(
-            _server_message(response), status=status, method=method, path=path
+            _server_message(content, reason), status=status, method=method, path=path
         )
-    if not response.content:
+    if not content:
         return {}
     try:
-        return response.json()
-    except ValueError as exc:
+        return json.loads(content)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
         raise InvalidResponseError(
             "the answer is not JSON", status=status, method=method, path=path
-        ) from exc
+        ) from None
 
 
-def _server_message(response: requests.Response) -> str:
+def _server_message(content: bytes, reason: str) -> str:
     """The server's ``message``, else the reason phrase (never the raw body: it may echo input)."""
     try:
-        payload = response.json()
-    except ValueError:
+        payload = json.loads(content) if content else None
+    except (ValueError, RecursionError):
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("message"), str):
         return payload["message"][:500]
-    return response.reason or "error"
+    return reason or "error"

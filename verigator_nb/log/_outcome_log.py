@@ -10,16 +10,24 @@
 
 The file is JSON Lines: each row is one line, written with one ``os.write`` on a descriptor
 opened with ``O_APPEND``, so a killed process loses at most the row in flight; ``fsync=True``
-adds an ``os.fsync`` per row for power loss. A torn last line (a crash mid-write) is skipped
-when reading and cut off before the next append. Columns come from ``verigator_nb.schema``; a
-key that is not a column is refused, so a PIN, secret or password has nowhere to go.
+adds an ``os.fsync`` per row for power loss. One writer per file: ``OutcomeLog(path)`` holds an
+exclusive ``flock`` on it while open (``LogLockedError`` for a second writer), released on
+``close`` or when the process dies. ``load`` reads without the lock and without write access.
+Reading keeps every complete row and sets aside, with a ``DamagedLogWarning``, any line that is
+not one (``_jsonl``). Columns come from ``verigator_nb.schema``; a key that is not a column is
+refused, so a PIN, secret or password has nowhere to go. CSV exports neutralise cells that a
+spreadsheet would run as a formula (``_spreadsheet``).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import sys
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -29,22 +37,42 @@ from typing import Any
 import pandas as pd
 
 from verigator_nb.log._atomic import fsync_directory, write_atomically
+from verigator_nb.log._jsonl import LogFormatError, mend_tail, parse_lines
 from verigator_nb.log._row_checks import FROM_TEXT, KNOWN_COLUMNS, clean_row
-from verigator_nb.schema import COLUMN_NAMES, to_frame
+from verigator_nb.log._spreadsheet import neutralise_frame, restore
+from verigator_nb.schema import COLUMN_NAMES, empty_frame, to_frame
 
-__all__ = ["LogFormatError", "OutcomeLog"]
+__all__ = ["DamagedLogWarning", "LogFormatError", "LogLockedError", "OutcomeLog"]
 
 _CSV_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _EXPORT_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-class LogFormatError(ValueError):
-    """A log or export that cannot be read: names the file and the line (or row) at fault."""
+# The columns holding text, neutralised in CSV exports (numbers, flags and times never are).
+_TEXT_COLUMNS = tuple(
+    name
+    for name, dtype in empty_frame().dtypes.items()
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype)
+)
 
-    def __init__(self, path: str | os.PathLike[str], line: int, reason: str) -> None:
-        super().__init__(f"{os.fspath(path)}, line {line}: {reason}")
-        self.path = os.fspath(path)
-        self.line = line
+
+class LogLockedError(OSError):
+    """The log is open for appending elsewhere: in another process or another ``OutcomeLog``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(
+            errno.EAGAIN,
+            f"{os.fspath(path)} is open for appending by another writer (a process, or another "
+            "OutcomeLog in this one): close it there, or read it with OutcomeLog.load()",
+        )
+        self.filename = os.fspath(path)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class DamagedLogWarning(UserWarning):
+    """A log was read with lines that hold no row; ``OutcomeLog.set_aside`` lists them."""
 
 
 def _json_default(value: Any) -> str:
@@ -66,38 +94,30 @@ def _encode(row: dict[str, Any]) -> bytes:
 # --- the file ---------------------------------------------------------------------------------
 
 
-def _parse_lines(path: str, data: bytes) -> tuple[list[dict[str, Any]], bool]:
-    """The rows of a JSONL log, and whether its last line was torn (and so skipped)."""
-    lines = data.split(b"\n")
-    torn = lines.pop() != b""  # after a final b"\n", split leaves one empty item
-    rows = []
-    for number, line in enumerate(lines, 1):
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise ValueError("not a JSON object")
-            rows.append(clean_row(row))
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            reason = "empty line" if not line.strip() else str(exc)
-            raise LogFormatError(
-                path, number, f"{reason} (only a torn last line is tolerated)"
-            ) from None
-    return rows, torn
+def _lock(fd: int, path: Path) -> None:
+    """Take the writer's lock on the open file ``fd`` (released when its last copy closes)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # flock: per open file, not per process
+    except BlockingIOError:
+        raise LogLockedError(path) from None
 
 
-def _cut_torn_tail(fd: int) -> None:
-    """Truncate the file just after its last b"\\n" (to empty when it has none)."""
-    end = os.fstat(fd).st_size
-    if end == 0 or os.pread(fd, 1, end - 1) == b"\n":
-        return
-    while end > 0:
-        start = max(0, end - 65536)
-        newline = os.pread(fd, end - start, start).rfind(b"\n")
-        if newline >= 0:
-            os.ftruncate(fd, start + newline + 1)
-            return
-        end = start
-    os.ftruncate(fd, 0)
+def _warn(path: Path, set_aside: list[tuple[int, str]]) -> None:
+    """Say which lines were set aside, pointing at the first caller outside this module."""
+    count = len(set_aside)
+    numbers = ", ".join(str(line) for line, _ in set_aside[:12]) + (", …" if count > 12 else "")
+    which = (
+        f"line {numbers}, which holds" if count == 1 else f"{count} lines ({numbers}), which hold"
+    )
+    frame, level = sys._getframe(), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(
+        f"{path}: set aside {which} no row; every other row was read "
+        "(OutcomeLog.set_aside says why)",
+        DamagedLogWarning,
+        stacklevel=level,
+    )
 
 
 def _records(path: str, records: Iterable[Mapping[str, Any]], first: int) -> list[dict[str, Any]]:
@@ -116,7 +136,7 @@ def _from_text(path: str | os.PathLike[str], line: int, cells: Iterable[str]) ->
     for name, text in zip(COLUMN_NAMES, cells, strict=True):
         if text:
             try:
-                record[name] = FROM_TEXT[name](text)
+                record[name] = FROM_TEXT[name](restore(text) if name in _TEXT_COLUMNS else text)
             except (KeyError, ValueError):
                 raise LogFormatError(path, line, f"column {name!r} does not parse") from None
     return record
@@ -134,9 +154,10 @@ def _require_columns(path: str, columns: Iterable[object]) -> None:
 class OutcomeLog:
     """Rows of outcomes: in memory (``path=None``) or appended durably to a JSON Lines file.
 
-    An existing file is resumed: its rows are read and new ones go after them. ``ValueError``
-    for a row with an unknown key or a value of the wrong kind; ``LogFormatError`` for a file
-    with a malformed line other than a torn last one. Thread-safe; one writing process per file.
+    An existing file is resumed: its rows are read and new ones go after them; lines that hold
+    no row are set aside (``set_aside``, and a ``DamagedLogWarning``). ``LogLockedError`` when
+    another writer has the file open; ``LogFormatError`` for a file in which no line is a row;
+    ``ValueError`` for a row with an unknown key or a value of the wrong kind. Thread-safe.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, fsync: bool = False) -> None:
@@ -144,42 +165,57 @@ class OutcomeLog:
         self._fsync = fsync
         self._lock = threading.Lock()
         self._rows: list[dict[str, Any]] = []
+        self._set_aside: list[tuple[int, str]] = []
         self._frame: pd.DataFrame | None = None
         self._frame_rows = 0
         self._fd: int | None = None
-        self._torn = False
+        self._pid = 0
+        self._closed = False
+        self._mend = False  # the file's end must be mended before the next row
         self._close_fd: Callable[[], object] = lambda: None
         if self._path is not None:
             self._open(self._path)
 
     def _open(self, path: Path) -> None:
+        """Become the file's one writer: open it for appending, lock it, read its rows."""
         if path.suffix.lower() in _EXPORT_SUFFIXES:
             raise ValueError(f"{path} is an export; use OutcomeLog.load() to read it")
         flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
         try:
-            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
-            created = True
+            fd: int | None = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
-            fd, created = os.open(path, flags), False
-        self._fd = fd
-        self._close_fd = weakref.finalize(self, os.close, fd)
-        if created:
-            if self._fsync:
-                fsync_directory(os.path.dirname(os.path.abspath(path)))
-            return
+            fd = None  # opened below, outside this handler: its error must not chain to this
+        created = fd is not None
+        if fd is None:
+            fd = os.open(path, flags)
         try:
+            _lock(fd, path)
+            if created and self._fsync:
+                fsync_directory(os.path.dirname(os.path.abspath(path)))
             with open(fd, "rb", closefd=False) as stream:
-                # Reading never repairs: the torn tail is cut at the first append, so loading
-                # a log another process is still writing cannot destroy its row in flight.
-                self._rows, self._torn = _parse_lines(str(path), stream.read())
+                data = stream.read()
+            rows, set_aside = parse_lines(str(path), data)
         except BaseException:
-            self.close()
+            os.close(fd)
             raise
+        self._fd, self._close_fd = fd, weakref.finalize(self, os.close, fd)
+        self._pid = os.getpid()  # a forked child shares the lock, so it must not write
+        self._mend = bool(data)  # checked at the first append, when the file is really ours
+        self._adopt(rows, set_aside)
+
+    def _adopt(self, rows: list[dict[str, Any]], set_aside: list[tuple[int, str]]) -> None:
+        """Take the rows read from the file as this log's rows (warning of lines set aside)."""
+        if set_aside and set_aside != self._set_aside and self._path is not None:
+            _warn(self._path, set_aside)
+        self._rows, self._set_aside = rows, set_aside
+        self._frame, self._frame_rows = None, 0
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, fsync: bool = False) -> OutcomeLog:
-        """Read a log back: a ``.jsonl`` log resumes (appends go to it); ``.csv`` and
-        ``.parquet`` exports give an in-memory log. ``FileNotFoundError`` if it is missing."""
+        """Read a log back: ``.csv`` and ``.parquet`` exports give an in-memory log; a JSONL log
+        is read without write access or the writer's lock (another process may be writing it),
+        and its first ``append`` makes it the writer, as ``OutcomeLog(path)`` would (reading
+        the file again then). ``FileNotFoundError`` if it is missing."""
         suffix = Path(path).suffix.lower()
         if suffix == ".csv":
             return cls.from_csv(path)
@@ -187,7 +223,12 @@ class OutcomeLog:
             return cls.from_parquet(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no outcome log at {os.fspath(path)}")
-        return cls(path, fsync=fsync)
+        with open(path, "rb") as stream:
+            data = stream.read()
+        log = cls(fsync=fsync)
+        log._path = Path(path)
+        log._adopt(*parse_lines(os.fspath(path), data))
+        return log
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str]) -> OutcomeLog:
@@ -223,20 +264,34 @@ class OutcomeLog:
             self._rows.append(clean)
 
     def _write(self, line: bytes) -> None:
-        if self._fd is None:
+        if self._closed:
             raise ValueError("I/O operation on a closed outcome log")
-        if self._torn:
-            _cut_torn_tail(self._fd)
-            self._torn = False
+        if self._fd is None and self._path is not None:  # loaded: become the writer now
+            self._open(self._path)
+        fd = self._fd
+        if fd is None or self._pid != os.getpid():
+            raise LogLockedError(self._path or "")
+        if self._mend:  # a torn last line is cut, a missing newline goes before the row
+            line = mend_tail(fd) + line
+        start = os.fstat(fd).st_size
         try:
-            written = os.write(self._fd, line)
+            written = os.write(fd, line)
             while written < len(line):  # a short write, e.g. a nearly full disk
-                written += os.write(self._fd, line[written:])
+                written += os.write(fd, line[written:])
         except BaseException:
-            self._torn = True  # part of the line may be on disk: cut it before the next one
+            self._take_back(fd, start)
             raise
+        self._mend = False
         if self._fsync:
-            os.fsync(self._fd)
+            os.fsync(fd)
+
+    def _take_back(self, fd: int, start: int) -> None:
+        """Remove a row written in part (a full disk, a file-size limit) so the file stays equal
+        to the rows in memory; if even that fails, mend the file before the next row."""
+        try:
+            os.ftruncate(fd, start)
+        except OSError:
+            self._mend = True
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -259,6 +314,14 @@ class OutcomeLog:
         return frame.copy(deep=False)  # callers may add columns without touching the cache
 
     @property
+    def set_aside(self) -> list[tuple[int, str]]:
+        """The file's lines that hold no row, as ``(line number, reason)``, oldest first: damaged
+        lines (and the half row of a glued line, whose whole row was kept) and a torn last line.
+        Empty for a whole file and for an in-memory log."""
+        with self._lock:
+            return list(self._set_aside)
+
+    @property
     def path(self) -> Path | None:
         """The JSONL file, or ``None`` for an in-memory log."""
         return self._path
@@ -269,15 +332,25 @@ class OutcomeLog:
         write_atomically(path, lambda temp: frame.to_parquet(temp, index=False))
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write a CSV snapshot atomically (times as ISO 8601 UTC); read it with ``load``."""
-        frame = self.df
+        """Write a CSV snapshot atomically (times as ISO 8601 UTC); read it with ``load``.
+
+        Text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, ...) gets a
+        leading ``'``; ``load`` takes it off again, so the round trip is lossless."""
+        frame = neutralise_frame(self.df, _TEXT_COLUMNS)
         write_atomically(
-            path, lambda temp: frame.to_csv(temp, index=False, date_format=_CSV_TIME_FORMAT)
+            path,
+            # CRLF rows (RFC 4180): the csv writer then quotes a lone CR inside a cell, which a
+            # reader would otherwise take for the end of the row.
+            lambda temp: frame.to_csv(
+                temp, index=False, date_format=_CSV_TIME_FORMAT, lineterminator="\r\n"
+            ),
         )
 
     def close(self) -> None:
-        """Close the file (idempotent); later appends raise ``ValueError``."""
+        """Close the file and let go of its lock (idempotent); later appends raise
+        ``ValueError``."""
         with self._lock:
+            self._closed = self._path is not None
             if self._fd is not None:
                 self._fd = None
                 self._close_fd()

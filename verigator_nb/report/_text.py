@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import warnings
+from pathlib import Path
 
 import pandas as pd
 
 from verigator_nb.analysis import METRIC_LABELS
+from verigator_nb.log import DamagedLogWarning
 from verigator_nb.report._format import percent
 from verigator_nb.report._html import Source, tables, write
-from verigator_nb.schema import METHOD
+from verigator_nb.report._summary import SummaryTables
+from verigator_nb.schema import COLUMN_NAMES, METHOD
 
 __all__ = ["report_command", "summary"]
 
@@ -38,15 +43,69 @@ def summary(source: Source) -> str:
     return "\n".join(lines)
 
 
+_SNIFF_BYTES = 1 << 20  # a log row is far shorter; a longer first line is no row of ours
+_EXPORTS = (".csv", ".parquet", ".pq")
+
+
+def _first_line(path: Path) -> tuple[int, bytes] | None:
+    """The first non-blank line of ``path`` and its number; ``None`` for a blank file."""
+    with open(path, "rb") as stream:
+        number = 0
+        while line := stream.readline(_SNIFF_BYTES):
+            number += 1
+            if line.strip():
+                return number, line
+    return None
+
+
+def _not_a_log(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is plainly not a JSON Lines outcome log, or ``None`` (it may still be
+    damaged further on; loading says where). Says so instead of a JSON parser's complaint.
+    Only the line number is named, never the content, which may be anything."""
+    file = Path(path)
+    if file.suffix.lower() in _EXPORTS or not file.is_file():
+        return None  # exports are checked column by column when loaded; folders are datasets
+    first = _first_line(file)
+    if first is None:
+        return None  # an empty log
+    number, line = first
+    if not line.endswith(b"\n") and line.startswith(b"{"):
+        return None  # a torn last line (a crash mid-write), which loading tolerates
+    try:
+        row = json.loads(line)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        row = None
+    if isinstance(row, dict) and row.keys() & set(COLUMN_NAMES):
+        return None
+    return f"{os.fspath(path)} is not an outcome log (line {number} is not a log row)"
+
+
+def _tables_or_problem(log_path: str | os.PathLike[str]) -> SummaryTables | str:
+    """The report's tables for ``log_path``, or why it cannot be read, as one line."""
+    try:
+        problem = _not_a_log(log_path)
+        return tables(log_path) if problem is None else problem
+    except (OSError, ValueError) as exc:
+        return str(exc)
+
+
 def report_command(log_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> int:
     """``verigator-nb report LOG --out FILE``: write the report, print the summary; 0 on
-    success, 1 (with a one-line message on stderr) when the log cannot be read."""
-    try:
-        t = tables(log_path)
-    except (OSError, ValueError) as exc:
-        print(f"verigator-nb report: {exc}", file=sys.stderr)
+    success, 1 (with a one-line message on stderr) when the log cannot be read or the
+    report cannot be written."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DamagedLogWarning)
+        t = _tables_or_problem(log_path)
+    for warning in caught:  # lines set aside in a damaged log: one line each, not a traceback
+        print(f"verigator-nb report: warning: {warning.message}", file=sys.stderr)
+    if isinstance(t, str):
+        print(f"verigator-nb report: {t}", file=sys.stderr)
         return 1
-    written = write(t, out_path)
+    try:
+        written = write(t, out_path)
+    except OSError as exc:
+        print(f"verigator-nb report: cannot write {out_path}: {exc.strerror}", file=sys.stderr)
+        return 1
     print(summary(t))
     print(f"report written to {written}")
     return 0

@@ -6,8 +6,9 @@ random source; the numbers in ``_rules``); ``_operations`` declares each call on
 (rendering ``_errors`` as JSON in one place) and ``_openapi`` the document it serves at
 ``GET /openapi.json``; ``_server`` is the stdlib HTTP glue. ``Sandbox`` runs it in a background
 thread, ``SandboxControl`` plays the user (outbox, authenticator app, clock), and ``serve``
-binds a server for the CLI. ``Fault`` and ``FaultPlan`` (``_faults``, owned by the router)
-break calls on purpose, to test how a client copes.
+binds a server for the CLI. ``Fault`` and ``FaultPlan`` (``_faults``, one plan per account,
+owned by the router) break calls on purpose, to test how a client copes; ``Traffic``
+(``_traffic``) counts calls per account and operation. Routes are matched by ``_selectors``.
 """
 
 from __future__ import annotations

@@ -130,6 +130,14 @@ class SandboxBackend:
         """The password of ``username`` (for building a client); KeyError if unknown."""
         return self._accounts[username].decode("utf-8", "surrogatepass")
 
+    @property
+    def has_default_account(self) -> bool:
+        """True when an account has the well-known default credentials (``DEFAULT_ACCOUNTS``)."""
+        return any(
+            hmac.compare_digest(self._accounts.get(name, b""), secret_bytes(password))
+            for name, password in DEFAULT_ACCOUNTS.items()
+        )
+
     def __repr__(self) -> str:
         return f"SandboxBackend(accounts={list(self._accounts)!r}, clock={self.clock!r})"
 

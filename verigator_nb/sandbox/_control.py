@@ -3,9 +3,9 @@
 Built on an ``Api``, so it works the same against an in-process ``Sandbox`` and one started
 from the shell (``verigator-nb sandbox``). It reads the SMS outbox (the PIN the user would
 receive), enrols an authenticator app and reads its current code, and reads or advances the
-sandbox clock. It can also break the sandbox on purpose (``inject_faults``, for a sandbox
-started with ``--remote-faults``) and count the calls that reached it (``requests_seen``).
-Failures raise the client's typed ``VerigatorError`` subclasses.
+sandbox clock. It can also break this account's calls on purpose (``inject_faults``, for a
+sandbox started with ``--remote-faults``) and count this account's calls that reached it
+(``requests_seen``). Failures raise the client's typed ``VerigatorError`` subclasses.
 """
 
 from __future__ import annotations
@@ -22,15 +22,20 @@ from verigator_nb.sandbox._faults import Fault
 __all__ = ["SandboxControl", "SmsMessage", "TotpEnrolment"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SmsMessage:
-    """One SMS the sandbox sent; ``pin`` and ``text`` (which holds it) stay out of the repr."""
+    """One SMS the sandbox sent; the repr masks ``to`` and leaves out ``pin`` and ``text``."""
 
     to: str
     auth_id: str
-    pin: str = field(repr=False)
-    text: str = field(repr=False)
+    pin: str
+    text: str
     sent_at: datetime
+
+    def __repr__(self) -> str:
+        # A phone number is personal data: a repr lands in notebooks, logs and tracebacks.
+        to = "***" + self.to[-2:] if len(self.to) > 4 else "***"
+        return f"SmsMessage(to={to!r}, auth_id={self.auth_id!r}, sent_at={self.sent_at!r})"
 
 
 @dataclass(frozen=True)
@@ -105,12 +110,19 @@ class SandboxControl:
         return _instant(self.api.request("GET", "/sandbox/clock"), "/sandbox/clock")
 
     def advance(self, seconds: float) -> datetime:
-        """Move the sandbox clock forward ``seconds`` (0 up to the sandbox's cap); the new time."""
+        """Move the sandbox clock forward ``seconds`` (0 up to the sandbox's cap); the new time.
+
+        ``ResourceForbiddenError`` (403) unless the sandbox lets clients move its clock, which
+        every account shares (``Sandbox`` does by default, ``verigator-nb sandbox`` only with
+        ``--shared-clock-control``).
+        """
         payload = self.api.request("POST", "/sandbox/clock", {"advance_seconds": seconds})
         return _instant(payload, "/sandbox/clock")
 
     def inject_faults(self, *faults: Fault) -> list[tuple[Fault, int]]:
-        """Replace the sandbox's faults with ``faults``; the plan as the sandbox now holds it.
+        """Replace this account's faults with ``faults``; the plan as the sandbox now holds it.
+
+        They break only this account's calls.
 
         ``ResourceForbiddenError`` (403) unless the sandbox allows remote faults.
         """
@@ -118,15 +130,15 @@ class SandboxControl:
         return _plan(payload)
 
     def faults(self) -> list[tuple[Fault, int]]:
-        """Each fault in force with how many calls it has broken so far."""
+        """Each of this account's faults with how many calls it has broken so far."""
         return _plan(self.api.request("GET", "/sandbox/faults"))
 
     def clear_faults(self) -> None:
-        """Remove every fault (allowed even when setting them remotely is not)."""
+        """Remove this account's faults (allowed even when setting them remotely is not)."""
         self.api.request("DELETE", "/sandbox/faults")
 
     def requests_seen(self, route: str = "*") -> int:
-        """How many calls matching ``route`` (``"*"``, ``"verify"``, ``"PUT /v1/..."``) arrived."""
+        """How many of this account's calls on ``route`` arrived (``"*"``, ``"verify"``...)."""
         path = f"/sandbox/stats?route={quote(route, safe='')}"
         seen = _get(self.api.request("GET", path), "matched", path)
         if isinstance(seen, bool) or not isinstance(seen, int):

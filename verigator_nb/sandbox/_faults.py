@@ -16,40 +16,44 @@ backend apply it and breaks only the answer — the lost reply, where the server
 
 Routes: ``"*"`` (every call but the fault and stats controls, which are never broken), an
 operation's name from ``_operations`` (``verify_auth`` or its alias ``verify``, ``initiate``,
-``get_service``...), or ``"METHOD /path"`` where ``*`` in the path matches within one segment
-and METHOD may be ``*``.
+``get_service``...), or ``"METHOD /path"`` where METHOD may be ``*``. A path route is matched
+segment by segment (split on ``/``, the same number of segments), and ``*`` matches any run of
+characters within one segment (``svc-*``, ``*-1``, ``*``), never a ``/``. Matching is linear in
+the path's length (each piece between stars is found left to right, no backtracking), so no
+route can make the server spin, and a route is at most ``MAX_ROUTE`` characters.
 
 ``FaultPlan`` holds the faults and draws from a random source of its own, seeded from the
 sandbox's seed, so a seeded run breaks the same calls every time without shifting the ids and
-PINs the backend draws. ``Traffic`` counts the calls that reached the server, so a test can
-prove a verify arrived exactly once. Both belong to the HTTP layer (the router owns them and
-leaves the controls out) but neither speaks HTTP: ``_server`` applies a drawn fault.
+PINs the backend draws. ``Traffic`` counts the calls that reached the server per caller and
+operation — never per raw path, so ever new paths cannot grow it — so a test can prove a
+verify arrived exactly once. Both belong to the HTTP layer (the router keeps one plan per
+account and leaves the controls out) but neither speaks HTTP: ``_server`` applies a drawn fault.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from verigator_nb.sandbox._limits import IDLE_TIMEOUT
+from verigator_nb.sandbox._selectors import MAX_ROUTE, Selector
 
 __all__ = [
     "DEFAULT_SECONDS",
     "KINDS",
     "MAX_COUNT",
+    "MAX_FAULTS",
+    "MAX_ROUTE",
     "MAX_SECONDS",
     "STATUSES",
     "WHENS",
     "Fault",
     "FaultPlan",
     "Resolver",
-    "Traffic",
 ]
 
 KINDS: Final = ("latency", "error", "malformed", "reset", "stall")
@@ -57,44 +61,12 @@ WHENS: Final = ("before", "after")
 MAX_SECONDS: Final = IDLE_TIMEOUT  # nothing waits longer than the server's idle timeout anyway
 DEFAULT_SECONDS: Final[Mapping[str, float]] = {"latency": 1.0, "stall": 30.0}
 MAX_COUNT: Final = 2**31 - 1
+MAX_FAULTS: Final = 100  # per plan: every call is checked against each fault of its plan
 STATUSES: Final = (500, 599)  # the lowest and highest status an error fault may answer
 _KEYS: Final = frozenset({"route", "kind", "rate", "seconds", "count", "when", "status"})
 
 # The operation name of ``(method, path)``, or None for a path no route answers.
 Resolver = Callable[[str, str], "str | None"]
-
-
-@dataclass(frozen=True)
-class _Selector:
-    method: str | None = None  # None: any method
-    path: re.Pattern[str] | None = None  # None: any path
-    operation: str | None = None
-
-    def matches(self, method: str, path: str, operation: Callable[[], str | None]) -> bool:
-        if self.method is not None and self.method != method:
-            return False
-        if self.path is not None and self.path.fullmatch(path) is None:
-            return False
-        return self.operation is None or self.operation == operation()
-
-
-def _selector(route: object) -> _Selector:
-    """Parse a route; ``ValueError`` with one sentence naming what is wrong."""
-    if not isinstance(route, str) or not route:
-        raise ValueError("route must be '*', an operation name or 'METHOD /path'")
-    if route == "*":
-        return _Selector()
-    if " " in route:
-        method, _, path = route.partition(" ")
-        if not path.startswith("/") or not (method == "*" or method.isalpha()):
-            raise ValueError("a route with a space must be 'METHOD /path' (METHOD may be '*')")
-        pattern = "[^/]*".join(re.escape(piece) for piece in path.split("*"))
-        return _Selector(None if method == "*" else method.upper(), re.compile(pattern))
-    # Imported here, not at the top: the operation table holds the fault controls' handlers,
-    # which build Faults, so a top-level import would be circular.
-    from verigator_nb.sandbox._operations import routable_name
-
-    return _Selector(operation=routable_name(route))
 
 
 def _number(name: str, value: object, low: float, high: float) -> float:
@@ -115,6 +87,10 @@ def _whole(name: str, value: object, low: int, high: int) -> int:
 class Fault:
     """One way to break calls on ``route``: ``kind``, with probability ``rate`` per call.
 
+    ``route`` is ``"*"``, an operation name, or ``"METHOD /path"`` matched segment by segment
+    with ``*`` matching within one segment, never across ``/``, without backtracking (see the
+    module docstring); at most ``MAX_ROUTE`` characters.
+
     ``seconds`` is the delay of a ``latency`` or the hold of a ``stall`` (defaults in
     ``DEFAULT_SECONDS``), at most ``MAX_SECONDS``; ``count`` caps how many calls it breaks
     (None: no cap); ``when`` is ``"before"`` (the backend never sees the call) or ``"after"``
@@ -129,7 +105,7 @@ class Fault:
     count: int | None = None
     when: str = "before"
     status: int = 500
-    _selector: _Selector = field(init=False, repr=False, compare=False)
+    _selector: Selector = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -143,7 +119,7 @@ class Fault:
         if self.count is not None:
             _whole("count", self.count, 1, MAX_COUNT)
         _whole("status", self.status, *STATUSES)
-        set_field(self, "_selector", _selector(self.route))
+        set_field(self, "_selector", Selector.parse(self.route))
 
     @property
     def duration(self) -> float:
@@ -197,13 +173,16 @@ class _Armed:
 class FaultPlan:
     """The faults a sandbox applies, in order: the first that matches a call and fires wins.
 
-    Thread-safe. ``seed`` makes the draws repeat; ``remote`` lets clients replace the plan
-    over HTTP (``POST /sandbox/faults``), off unless the sandbox was started to allow it.
+    Thread-safe. ``seed`` makes the draws repeat; ``stream`` (an account's name) gives plans
+    sharing a seed draws of their own (the first account's plan has none, so its draws are
+    those of a one-plan sandbox); ``remote`` lets clients replace the plan over HTTP
+    (``POST /sandbox/faults``), off unless the sandbox was started to allow it.
     """
 
-    def __init__(self, seed: int | None = None, *, remote: bool = False) -> None:
+    def __init__(self, seed: int | None = None, *, remote: bool = False, stream: str = "") -> None:
         self.remote = remote
-        self._random = random.Random(None if seed is None else f"faults:{seed}")
+        name = f"faults:{seed}" + (f":{stream}" if stream else "")
+        self._random = random.Random(None if seed is None else name)
         self._lock = threading.Lock()
         self._armed: list[_Armed] = []
         self._injected = 0
@@ -212,14 +191,16 @@ class FaultPlan:
         return bool(self._armed)  # the server's fast path: no faults, no lock, no draw
 
     def add(self, faults: Iterable[Fault]) -> None:
-        """Append faults to the plan."""
+        """Append faults to the plan; ``ValueError`` past ``MAX_FAULTS`` (nothing added)."""
         armed = [_Armed(_checked(fault)) for fault in faults]
         with self._lock:
+            _fits(len(self._armed) + len(armed))
             self._armed.extend(armed)
 
     def replace(self, faults: Iterable[Fault]) -> None:
-        """Make ``faults`` the whole plan, their counts starting afresh."""
+        """Make ``faults`` the whole plan, counts afresh; ``ValueError`` past ``MAX_FAULTS``."""
         armed = [_Armed(_checked(fault)) for fault in faults]
+        _fits(len(armed))
         with self._lock:
             self._armed = armed
 
@@ -255,58 +236,19 @@ class FaultPlan:
 
     @property
     def injected(self) -> int:
-        """How many calls the sandbox has broken since it started (cleared plans included)."""
+        """How many calls this plan has broken since it was made (cleared faults included)."""
         return self._injected
 
     def __repr__(self) -> str:
         return f"FaultPlan(faults={len(self._armed)}, injected={self._injected})"
 
 
+def _fits(size: int) -> None:
+    if size > MAX_FAULTS:
+        raise ValueError(f"a fault plan holds at most {MAX_FAULTS} faults")
+
+
 def _checked(fault: object) -> Fault:
     if not isinstance(fault, Fault):
         raise TypeError(f"expected a Fault, not {type(fault).__name__}")
     return fault
-
-
-class Traffic:
-    """How many calls reached the server, by method and path; ``resolve`` names their operation."""
-
-    def __init__(self, resolve: Resolver) -> None:
-        self._resolve = resolve
-        self._lock = threading.Lock()
-        self._seen: Counter[tuple[str, str]] = Counter()
-
-    def record(self, method: str, path: str) -> None:
-        """Count one call as it arrives, before any fault or handler sees it."""
-        with self._lock:
-            self._seen[(method, path.partition("?")[0])] += 1
-
-    def count(self, route: str) -> int:
-        """Calls matching ``route`` (a fault route: ``*``, an operation, ``METHOD /path``)."""
-        selector = _selector(route)
-        with self._lock:
-            seen = list(self._seen.items())
-        return sum(
-            n
-            for (method, path), n in seen
-            if selector.matches(method, path, _bind(self._resolve, method, path))
-        )
-
-    def by_operation(self) -> dict[str, int]:
-        """Calls per operation name; paths no route answers count as ``"unrouted"``."""
-        with self._lock:
-            seen = list(self._seen.items())
-        counts: Counter[str] = Counter()
-        for (method, path), n in seen:
-            counts[self._resolve(method, path) or "unrouted"] += n
-        return dict(sorted(counts.items()))
-
-    @property
-    def total(self) -> int:
-        """Every call counted so far."""
-        with self._lock:
-            return sum(self._seen.values())
-
-
-def _bind(resolve: Resolver, method: str, path: str) -> Callable[[], str | None]:
-    return lambda: resolve(method, path)

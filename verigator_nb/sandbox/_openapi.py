@@ -22,6 +22,8 @@ from verigator_nb.sandbox._faults import (
     DEFAULT_SECONDS,
     KINDS,
     MAX_COUNT,
+    MAX_FAULTS,
+    MAX_ROUTE,
     MAX_SECONDS,
     STATUSES,
     WHENS,
@@ -77,10 +79,12 @@ _ROUTE_NAMES = ["*", *ALIASES, *ROUTABLE]
 _FAULT_FIELDS: dict[str, Any] = {
     "route": {
         "type": "string",
+        "maxLength": MAX_ROUTE,
         "anyOf": [{"enum": _ROUTE_NAMES}, {"pattern": "^(\\*|[A-Za-z]+) /"}],
         "default": "*",
         "description": f"`*`, an operation ({', '.join(_ROUTE_NAMES[1:])}) "
-        "or `METHOD /path` (`*` matches within one path segment; METHOD may be `*`)",
+        "or `METHOD /path` (METHOD may be `*`): the path is compared segment by segment, "
+        "`*` matching any characters within one segment, never a `/`",
         "example": next(iter(ALIASES)),
     },
     "kind": {"type": "string", "enum": list(KINDS)},
@@ -167,7 +171,7 @@ _SCHEMAS: dict[str, Any] = {
     "Outbox": _obj(["messages"], messages={"type": "array", "items": _ref("SmsMessage")}),
     "Clock": _obj(["now"], now={"type": "number", "description": "Unix seconds, UTC"}),
     "Fault": _obj(["kind"], extra=False, **_FAULT_FIELDS),
-    "FaultList": {"type": "array", "items": _ref("Fault")},
+    "FaultList": {"type": "array", "items": _ref("Fault"), "maxItems": MAX_FAULTS},
     "FaultPlan": _obj(
         ["faults"],
         faults={
@@ -182,10 +186,19 @@ _SCHEMAS: dict[str, Any] = {
     ),
     "Stats": _obj(
         ["requests", "by_operation", "faults_injected"],
-        requests={"type": "integer", "minimum": 0},
-        by_operation={"type": "object", "additionalProperties": {"type": "integer"}},
+        requests={"type": "integer", "minimum": 0, "description": "the caller's calls"},
+        by_operation={
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "description": "the caller's calls per operation (`unrouted`: no such call)",
+        },
         faults_injected={"type": "integer", "minimum": 0},
-        matched={"type": "integer", "minimum": 0, "description": "calls matching `route`"},
+        matched={
+            "type": "integer",
+            "minimum": 0,
+            "description": "the caller's calls on `route` (a path route counts the operations "
+            "it covers, `*` standing for each path parameter)",
+        },
     ),
     "ClockAdvance": _obj(
         ["advance_seconds"],
@@ -288,11 +301,16 @@ def _operation(operation: Operation, links: dict[str, Any] | None) -> dict[str, 
     return described
 
 
-def _paths() -> dict[str, Any]:
-    """One path item per path template, holding an operation object per method."""
+def _paths(user_endpoints: bool) -> dict[str, Any]:
+    """One path item per path template, holding an operation object per method.
+
+    Without ``user_endpoints`` the play-the-user calls are left out, as the server leaves them.
+    """
     links = _links()
     paths: dict[str, Any] = {}
     for operation in OPERATIONS:
+        if operation.plays_user and not user_endpoints:
+            continue
         item = paths.setdefault(operation.path, {})
         if operation.params:
             item["parameters"] = [
@@ -303,14 +321,14 @@ def _paths() -> dict[str, Any]:
     return paths
 
 
-def _build() -> dict[str, Any]:
+def _build(user_endpoints: bool) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Verigator sandbox", "version": "1.0.0", "description": RULES},
         "servers": [{"url": "/"}],
         "tags": [{"name": name, "description": text} for name, text in _TAGS.items()],
         "security": [{"ServiceAuth": []}],
-        "paths": _paths(),
+        "paths": _paths(user_endpoints),
         "components": {
             "schemas": _SCHEMAS,
             "securitySchemes": {
@@ -325,12 +343,15 @@ def _build() -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    """A fresh copy of the OpenAPI document as a dict (safe to modify)."""
-    return copy.deepcopy(_build())
+def openapi_document(*, user_endpoints: bool = True) -> dict[str, Any]:
+    """A fresh copy of the OpenAPI document as a dict (safe to modify).
+
+    ``user_endpoints=False``: the document of a sandbox serving no play-the-user calls.
+    """
+    return copy.deepcopy(_build(user_endpoints))
 
 
 @functools.cache
-def openapi_bytes() -> bytes:
+def openapi_bytes(*, user_endpoints: bool = True) -> bytes:
     """The document encoded once as JSON bytes, as ``GET /openapi.json`` serves it."""
-    return json.dumps(_build(), separators=(",", ":")).encode("utf-8")
+    return json.dumps(_build(user_endpoints), separators=(",", ":")).encode("utf-8")

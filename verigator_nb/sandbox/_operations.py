@@ -83,6 +83,11 @@ class Operation:
         """True for the fault and stats calls, which no fault breaks and no count counts."""
         return self.tag == TAG_FAULTS
 
+    @property
+    def plays_user(self) -> bool:
+        """True for the play-the-user calls (outbox, TOTP app, clock), which can be turned off."""
+        return self.tag == TAG_SANDBOX and not self.public
+
 
 _SERVICE = "/v1/service/service/{serviceId}"
 _USER = _SERVICE + "/users/{userId}"
@@ -147,27 +152,29 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     ),
     Operation(
         "advance_clock", "POST", "/sandbox/clock", r.advance_clock,
-        "Advance the sandbox clock", "Clock", body="ClockAdvance", errors=(422,),
-        tag=TAG_SANDBOX,
+        "Advance the sandbox clock (403 unless started with --shared-clock-control)", "Clock",
+        body="ClockAdvance", errors=(403, 422), tag=TAG_SANDBOX,
+        notes={403: "Moving the shared clock is off (start with --shared-clock-control)."},
     ),
     Operation(
-        "get_faults", "GET", "/sandbox/faults", s.get_faults, "The fault plan", "FaultPlan",
-        tag=TAG_FAULTS,
+        "get_faults", "GET", "/sandbox/faults", s.get_faults, "The caller's fault plan",
+        "FaultPlan", tag=TAG_FAULTS,
     ),
     Operation(
         "set_faults", "POST", "/sandbox/faults", s.set_faults,
-        "Replace the fault plan (403 unless started with --remote-faults)", "FaultPlan",
+        "Replace the caller's fault plan (403 unless started with --remote-faults)", "FaultPlan",
         body="FaultList", errors=(403, 422), tag=TAG_FAULTS,
         notes={403: "Fault injection over HTTP is off (start with --remote-faults)."},
     ),
     Operation(
-        "clear_faults", "DELETE", "/sandbox/faults", s.clear_faults, "Remove every fault",
-        "FaultPlan", tag=TAG_FAULTS,
+        "clear_faults", "DELETE", "/sandbox/faults", s.clear_faults,
+        "Remove every fault of the caller's plan", "FaultPlan", tag=TAG_FAULTS,
     ),
     Operation(
         "get_stats", "GET", "/sandbox/stats", s.get_stats,
-        "Calls that reached the server, and faults injected", "Stats", errors=(422,),
-        notes={422: "`route` is not a route a fault could name."},
+        "The caller's calls that reached the server, and faults injected into them", "Stats",
+        errors=(422,),
+        notes={422: "`route` is not a route a fault could name, or names part of an operation."},
         query={"route": "count only calls on this route, written as a fault's"},
         tag=TAG_FAULTS,
     ),

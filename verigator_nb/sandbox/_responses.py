@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 from verigator_nb.models import RESULT_EXPIRED, RESULT_INVALID, RESULT_THROTTLED
 from verigator_nb.sandbox._backend import SandboxBackend
-from verigator_nb.sandbox._errors import InvalidData
-from verigator_nb.sandbox._faults import FaultPlan, Traffic
+from verigator_nb.sandbox._errors import Forbidden, InvalidData
+from verigator_nb.sandbox._faults import FaultPlan
 from verigator_nb.sandbox._state import Message, ServiceRecord, UserRecord, format_time
+from verigator_nb.sandbox._traffic import Traffic
 
 __all__ = [
     "Handler",
@@ -52,14 +53,18 @@ class Served(Protocol):
         """The rules and state."""
         ...
 
-    @property
-    def faults(self) -> FaultPlan:
-        """What the HTTP layer breaks on purpose."""
+    def plan(self, account: str) -> FaultPlan:
+        """What the HTTP layer breaks on purpose in ``account``'s calls."""
         ...
 
     @property
     def traffic(self) -> Traffic:
         """What reached the HTTP layer."""
+        ...
+
+    @property
+    def shared_clock_control(self) -> bool:
+        """Whether callers may move the clock every account shares."""
         ...
 
     @property
@@ -247,7 +252,15 @@ def get_clock(served: Served, request: Request) -> Any:
 
 
 def advance_clock(served: Served, request: Request) -> Any:
-    """``{"now": ...}`` after moving the clock ``{"advance_seconds": N}`` forward."""
+    """``{"now": ...}`` after moving the clock ``{"advance_seconds": N}`` forward.
+
+    403 unless the server allows it: the clock is shared, so one account moving it would
+    expire every other account's PINs.
+    """
+    if not served.shared_clock_control:
+        raise Forbidden(
+            "moving the shared clock is off: start the sandbox with --shared-clock-control"
+        )
     body = json_object(request.body)
     if "advance_seconds" not in body:
         raise InvalidData("advance_seconds is required")

@@ -7,10 +7,15 @@ handler, answered with its operation's status. Every ``SandboxError`` becomes JS
 ``_errors.error_reply``; anything else is a 500 ``{"message": "internal error"}`` with no
 traceback sent (it goes to the module logger).
 
-The router also owns the HTTP layer's state, which the backend knows nothing of: the
-``FaultPlan`` (what to break on purpose) and the ``Traffic`` (what arrived). ``admit`` counts a
-call and draws its fault, leaving out the controls. ``operation_of(method, path)`` names the
-operation a call reaches, for fault routes and counts.
+The router also owns the HTTP layer's state, which the backend knows nothing of: one
+``FaultPlan`` per account (what to break on purpose in that account's calls) and the
+``Traffic`` (what arrived, per caller and operation). ``admit`` counts a call and draws its
+fault, leaving out the controls. ``operation_of(method, path)`` names the operation a call
+reaches, for fault routes and counts.
+
+Two switches are the server's, not the callers': ``shared_clock_control`` (may callers move
+the clock every account shares?) and ``user_endpoints`` (are the play-the-user calls served
+at all? When off they answer 404, whatever the method, and are left out of the document).
 """
 
 from __future__ import annotations
@@ -24,13 +29,20 @@ from typing import Any, NamedTuple, TypeAlias
 from urllib.parse import parse_qsl, unquote
 
 from verigator_nb.sandbox._backend import SandboxBackend
-from verigator_nb.sandbox._errors import MethodNotAllowed, NotFound, SandboxError, error_reply
-from verigator_nb.sandbox._faults import Fault, FaultPlan, Traffic
+from verigator_nb.sandbox._errors import (
+    MethodNotAllowed,
+    NotFound,
+    SandboxError,
+    Unauthorized,
+    error_reply,
+)
+from verigator_nb.sandbox._faults import Fault, FaultPlan
 from verigator_nb.sandbox._openapi import openapi_bytes
 from verigator_nb.sandbox._operations import CONTROL_PATHS, OPERATIONS, PATH_PARAM, Operation
 from verigator_nb.sandbox._responses import Request
+from verigator_nb.sandbox._traffic import ANONYMOUS, Traffic
 
-__all__ = ["ROUTES", "Reply", "Route", "Router", "operation_of"]
+__all__ = ["ROUTES", "Admitted", "Reply", "Route", "Router", "operation_of"]
 
 _log = logging.getLogger("verigator_nb.sandbox")
 _NO_HEADERS: dict[str, str] = {}
@@ -59,6 +71,11 @@ class Route:
     def allow(self) -> tuple[str, ...]:
         """The methods this path answers, in declaration order."""
         return tuple(self.operations)
+
+    @property
+    def plays_user(self) -> bool:
+        """True when every call on this path plays the user (all off without user endpoints)."""
+        return all(operation.plays_user for operation in self.operations.values())
 
 
 def _pattern(template: str) -> re.Pattern[str]:
@@ -96,6 +113,19 @@ def operation_of(method: str, path: str) -> str | None:
     return None if operation is None else operation.name
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """A call as ``Router.admit`` found it: its headers, its caller and the fault drawn.
+
+    ``account`` is the checked caller (``ANONYMOUS``: no valid credentials; None: not
+    checked, as for the controls); ``fault`` breaks the call (None: answer it as usual).
+    """
+
+    headers: Headers
+    account: str | None = None
+    fault: Fault | None = None
+
+
 def _header(headers: Headers, name: str) -> str | None:
     value = headers.get(name)
     if value is None:  # a plain dict is case-sensitive; HTTP header names are not
@@ -107,34 +137,98 @@ def _header(headers: Headers, name: str) -> str | None:
 class Router:
     """Answers requests for one backend; safe to call from many threads at once.
 
-    Owns the fault plan (seeded from the backend's seed; ``remote_faults`` lets clients replace
-    it over HTTP) and the traffic count.
+    Owns a fault plan per account (seeded from the backend's seed; ``remote_faults`` lets
+    clients replace their own over HTTP) and the traffic count. ``shared_clock_control``
+    lets callers advance the clock (off by default: it is shared by every account);
+    ``user_endpoints=False`` answers the play-the-user calls 404.
     """
 
-    def __init__(self, backend: SandboxBackend, *, remote_faults: bool = False) -> None:
+    def __init__(
+        self,
+        backend: SandboxBackend,
+        *,
+        remote_faults: bool = False,
+        shared_clock_control: bool = False,
+        user_endpoints: bool = True,
+    ) -> None:
         self.backend = backend
-        self.faults = FaultPlan(backend.seed, remote=remote_faults)
-        self.traffic = Traffic(operation_of)
+        self.shared_clock_control = shared_clock_control
+        self.user_endpoints = user_endpoints
+        first = backend.usernames[0]
+        self.plans: Mapping[str, FaultPlan] = {
+            name: FaultPlan(
+                backend.seed, remote=remote_faults, stream="" if name == first else name
+            )
+            for name in backend.usernames
+        }
+        self.traffic = Traffic()
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The first account's fault plan (the one ``Sandbox.inject`` fills by default)."""
+        return self.plans[self.backend.usernames[0]]
+
+    def plan(self, account: str) -> FaultPlan:
+        """``account``'s fault plan; KeyError for a name that is not an account."""
+        return self.plans[account]
 
     @property
     def document(self) -> bytes:
         """The OpenAPI document, encoded as ``GET /openapi.json`` serves it."""
-        return openapi_bytes()
+        return openapi_bytes(user_endpoints=self.user_endpoints)
 
-    def admit(self, method: str, path: str) -> Fault | None:
+    def operation_of(self, method: str, path: str) -> str | None:
+        """The operation answering ``method path`` on this server (None: 404 or 405)."""
+        found = _find(path.partition("?")[0])
+        if found is None or self._hidden(found[0]):
+            return None
+        operation = found[0].operations.get(method)
+        return None if operation is None else operation.name
+
+    def admit(self, method: str, path: str, headers: Headers = _NO_HEADERS) -> Admitted:
         """Count a call as it arrives and draw the fault to break it with, if any.
 
-        The controls (``CONTROL_PATHS``) are neither counted nor broken.
+        The call is counted for the account its ``X-Service-Auth`` names (``ANONYMOUS`` when
+        missing or wrong) and may be broken only by that account's plan. The controls
+        (``CONTROL_PATHS``) are neither counted nor broken. Pass the answer to ``dispatch``
+        in place of the headers: the password is then compared once per call.
         """
         path = path.partition("?")[0]
         if path in CONTROL_PATHS:
-            return None
-        self.traffic.record(method, path)
-        faults = self.faults
-        return faults.draw(method, path, operation_of) if faults else None
+            return Admitted(headers)
+        operation = self.operation_of(method, path)
+        account = self._caller(headers)
+        self.traffic.record(account, operation)
+        plan = self.plans.get(account)
+        if not plan:  # anonymous, or no faults: the fast path
+            return Admitted(headers, account)
+        return Admitted(headers, account, plan.draw(method, path, lambda _m, _p: operation))
 
-    def dispatch(self, method: str, path: str, headers: Headers, body: bytes = b"") -> Reply:
-        """Answer one request; never raises."""
+    def _caller(self, headers: Headers) -> str:
+        credentials = _header(headers, "X-Service-Auth")
+        if credentials is None:
+            return ANONYMOUS
+        try:
+            return self.backend.authenticate(credentials)
+        except SandboxError:
+            return ANONYMOUS
+
+    def _account(self, headers: Headers | Admitted) -> str:
+        """The caller's account for a call that needs one; 401 without valid credentials."""
+        if isinstance(headers, Admitted) and headers.account is not None:
+            if headers.account == ANONYMOUS:
+                raise Unauthorized()
+            return headers.account
+        raw = headers.headers if isinstance(headers, Admitted) else headers
+        return self.backend.authenticate(_header(raw, "X-Service-Auth"))
+
+    def _hidden(self, route: Route) -> bool:
+        return not self.user_endpoints and route.plays_user
+
+    def dispatch(
+        self, method: str, path: str, headers: Headers | Admitted, body: bytes = b""
+    ) -> Reply:
+        """Answer one request (``headers``: as sent, or as ``admit`` answered); never raises."""
         try:
             return self._dispatch(method, path, headers, body)
         except SandboxError as exc:
@@ -143,22 +237,20 @@ class Router:
             _log.exception("sandbox handler failed for %s %s", method[:16], path[:200])
             return Reply(500, {"message": "internal error"})
 
-    def _dispatch(self, method: str, path: str, headers: Headers, body: bytes) -> Reply:
+    def _dispatch(self, method: str, path: str, headers: Headers | Admitted, body: bytes) -> Reply:
         path, _, query = path.partition("?")
         found = _find(path)
-        if found is None:
+        if found is None or self._hidden(found[0]):
             raise NotFound("no such path")
         route, match = found
         operation = route.operations.get(method)
         if operation is None:
             raise MethodNotAllowed(method, route.allow)
-        account = ""
-        if not operation.public:
-            account = self.backend.authenticate(_header(headers, "X-Service-Auth"))
+        account = "" if operation.public else self._account(headers)
         params = {k: unquote(v) if "%" in v else v for k, v in match.groupdict().items()}
         arguments = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
         request = Request(account, params, body, arguments)
         return Reply(operation.ok, operation.handler(self, request))
 
     def __repr__(self) -> str:
-        return f"Router({self.backend!r}, faults={self.faults!r})"
+        return f"Router({self.backend!r}, traffic={self.traffic!r})"

@@ -19,6 +19,7 @@ from verigator_nb.models import (
     RESULT_THROTTLED,
     RESULT_VERIFIED,
 )
+from verigator_nb.sandbox._faults import MAX_FAULTS
 from verigator_nb.sandbox._limits import MAX_BODY
 from verigator_nb.sandbox._operations import OPERATIONS
 from verigator_nb.sandbox._rules import (
@@ -33,6 +34,7 @@ from verigator_nb.sandbox._rules import (
     USER_LOCKOUT,
     USER_WRONG_LIMIT,
 )
+from verigator_nb.sandbox._selectors import MAX_ROUTE
 from verigator_nb.sandbox._state import SEEDED_START, format_time
 from verigator_nb.sandbox._totp import DIGITS, DRIFT_STEPS, SECRET_BYTES, STEP_SECONDS
 
@@ -103,18 +105,24 @@ for notebooks and tests. Rules decided by this project where the public sources 
   secret and forgets the last accepted step, but keeps throttles and counts), read the code
   the app shows now (404 when no app is enrolled), read the SMS outbox of the caller's
   account, and read or advance the sandbox clock (shared by all accounts of one sandbox;
-  never backwards, at most {ADVANCE_YEARS} years per call). A seeded sandbox starts its clock
-  at {_START} and moves it only when advanced.
-- Injected faults (for testing clients): `POST /sandbox/faults` replaces the sandbox's fault
-  plan (403 unless the sandbox was started with `--remote-faults`), `GET` reads it with how
-  many calls each fault broke, `DELETE` clears it. A fault names a `route` (`*`, an operation
-  such as `verify`, `initiate` or `get_service`, or `METHOD /path` with `*` matching within
-  one segment), a `kind` (`latency`, `error` answering `status`, `malformed` answering a 200
-  that is not JSON, `reset` closing the connection with a TCP reset, `stall` holding it
-  `seconds` then closing it), a `rate` (0 to 1), an optional `count` cap, and `when`:
-  `before` breaks the call before the sandbox applies it (nothing changes), `after` applies
-  it and breaks only the answer (a lost reply). The first matching fault that fires wins;
-  faults apply to every account; the fault and stats calls themselves are never broken.
-  A seeded sandbox breaks the same calls on every run. `GET /sandbox/stats` counts the calls
-  that reached the server (any account; `?route=` counts one route, as a fault names it).
+  never backwards, at most {ADVANCE_YEARS} years per call). Advancing it is **403** unless
+  the server allows it (`--shared-clock-control`; an in-process `Sandbox` does by default),
+  since moving it for one account expires every account's PINs. A server started without
+  play-the-user calls (`--no-user-endpoints`) answers them 404 and leaves them out of this
+  document. A seeded sandbox starts its clock at {_START} and moves it only when advanced.
+- Injected faults (for testing clients) are per account: `POST /sandbox/faults` replaces the
+  caller's fault plan (403 unless the sandbox was started with `--remote-faults`), `GET`
+  reads it with how many calls each fault broke, `DELETE` clears it; a plan (at most
+  {MAX_FAULTS} faults) breaks only its own account's calls. A fault names a `route` (`*`,
+  an operation such as `verify`, `initiate` or `get_service`, or `METHOD /path` compared
+  segment by segment, `*` matching within one segment; at most {MAX_ROUTE} characters), a
+  `kind` (`latency`, `error` answering `status`, `malformed` answering a 200 that is not
+  JSON, `reset` closing the connection with a TCP reset, `stall` holding it `seconds` then
+  closing it), a `rate` (0 to 1), an optional `count` cap, and `when`: `before` breaks the
+  call before the sandbox applies it (nothing changes), `after` applies it and breaks only
+  the answer (a lost reply). The first matching fault that fires wins; the fault and stats
+  calls themselves are never broken. A seeded sandbox breaks the same calls on every run.
+  `GET /sandbox/stats` counts the caller's own calls that reached the server, per operation
+  (`?route=` counts one route, as a fault names it; a path route must write each path
+  parameter as `*`).
 """

@@ -12,6 +12,14 @@ same calls). Without one it runs on real time and ``secrets``.
 
 To see how a client copes with a broken server, ``sb.inject(Fault("verify", "stall",
 seconds=2))`` breaks calls on purpose and ``sb.requests_seen("verify")`` counts what arrived.
+Faults and counts are per account (no account sees or breaks another's calls); in process
+they are the first account's — the one ``sb.api()`` uses — unless ``username=`` names another.
+
+An in-process sandbox is one person's: it lets its clients advance the clock over HTTP
+(``SandboxControl.advance``, which notebooks, the simulator and the tests use) unless
+``shared_clock_control=False``. A sandbox started from the shell (``verigator-nb sandbox``)
+may be shared, so there it is off unless ``--shared-clock-control`` is given: the clock is
+shared by every account, and one account moving it would expire the others' PINs.
 """
 
 from __future__ import annotations
@@ -34,9 +42,12 @@ __all__ = ["Sandbox"]
 class Sandbox:
     """A Verigator sandbox served over HTTP on ``host:port`` (``port=0``: a free one).
 
-    ``remote_faults=True`` also lets clients set faults over HTTP (``POST /sandbox/faults``);
-    ``inject`` works either way. ``backend`` holds the rules and state, ``router`` the faults
-    and the traffic count; both outlive a ``stop()`` and ``start()``.
+    ``remote_faults=True`` also lets clients set their own account's faults over HTTP
+    (``POST /sandbox/faults``); ``inject`` works either way. ``shared_clock_control`` (on by
+    default here, off for the command line) lets clients advance the shared clock over HTTP;
+    ``user_endpoints=False`` serves no play-the-user calls (outbox, TOTP app, clock: 404).
+    ``backend`` holds the rules and state, ``router`` the faults and the traffic count; both
+    outlive a ``stop()`` and ``start()``.
     """
 
     def __init__(
@@ -47,9 +58,16 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         remote_faults: bool = False,
+        shared_clock_control: bool = True,
+        user_endpoints: bool = True,
     ) -> None:
         self.backend = SandboxBackend(accounts=accounts, seed=seed)
-        self.router = Router(self.backend, remote_faults=remote_faults)
+        self.router = Router(
+            self.backend,
+            remote_faults=remote_faults,
+            shared_clock_control=shared_clock_control,
+            user_endpoints=user_endpoints,
+        )
         self.seed = seed
         self._host, self._port = host, port
         self._server: SandboxServer | None = None
@@ -98,35 +116,46 @@ class Sandbox:
 
     @property
     def faults(self) -> FaultPlan:
-        """The faults in force; ``faults.snapshot()`` shows how many calls each has broken."""
+        """The first account's faults; ``faults.snapshot()`` shows how many calls each broke."""
         return self.router.faults
 
-    def inject(self, *faults: Fault) -> None:
-        """Add faults: calls from now on may be broken as they say (see ``Fault``)."""
-        self.router.faults.add(faults)
+    def faults_of(self, username: str) -> FaultPlan:
+        """``username``'s faults; ``ValueError`` for a name that is not an account."""
+        return self.router.plan(self._account(username))
 
-    def clear_faults(self) -> None:
-        """Remove every fault: calls from now on are answered as usual."""
-        self.router.faults.clear()
+    def inject(self, *faults: Fault, username: str | None = None) -> None:
+        """Add faults: calls from now on may be broken as they say (see ``Fault``).
 
-    def requests_seen(self, route: str = "*") -> int:
+        They break only the calls of ``username``'s account (default: the first).
+        """
+        self.router.plan(self._account(username)).add(faults)
+
+    def clear_faults(self, *, username: str | None = None) -> None:
+        """Remove every fault of ``username`` (default: the first account)."""
+        self.router.plan(self._account(username)).clear()
+
+    def requests_seen(self, route: str = "*", *, username: str | None = None) -> int:
         """How many calls matching ``route`` reached the server, broken or not.
 
-        ``route`` is written as a fault's: ``"*"``, an operation (``"verify"``) or
-        ``"METHOD /path"``; ``ValueError`` for an unknown one.
+        Counts the calls of ``username``'s account (default: the first). ``route`` is written
+        as a fault's: ``"*"``, an operation (``"verify"``) or ``"METHOD /path"`` with ``*``
+        for each path parameter; ``ValueError`` for an unknown one.
         """
-        return self.router.traffic.count(route)
+        return self.router.traffic.count(route, self._account(username))
+
+    def _account(self, username: str | None) -> str:
+        user = self.username if username is None else username
+        if user not in self.backend.usernames:
+            raise ValueError(f"no sandbox account named {user[:40]!r}")
+        return user
 
     def api(self, *, log: Any = None, username: str | None = None, **kwargs: Any) -> Api:
         """A client for this sandbox, timestamping log rows with the sandbox clock.
 
         ``username`` picks the account (default: the first); other keywords go to ``Api``.
         """
-        user = self.username if username is None else username
-        try:
-            password = self.backend.password_of(user)
-        except KeyError:
-            raise ValueError(f"no sandbox account named {user!r}") from None
+        user = self._account(username)
+        password = self.backend.password_of(user)
         if self.seed is not None:  # seeded: log ids repeat too, distinct for each client made
             self._clients_made += 1
             kwargs.setdefault("id_seed", self.seed * 1_000_003 + self._clients_made)

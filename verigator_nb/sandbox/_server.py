@@ -7,7 +7,7 @@ server can do): HTTP/1.1 keep-alive, Nagle off, the body read by ``Content-Lengt
 ``Content-Length`` with 400 — all as JSON, all closing the connection. Nothing is logged:
 ``log_message`` is silenced so paths, headers and bodies never reach a log.
 
-Every call is counted as it arrives and, when the router's ``FaultPlan`` has faults, may be
+Every call is counted as it arrives and, when its caller's ``FaultPlan`` has faults, may be
 broken on purpose (``Router.admit`` decides): ``_Handler._inject`` is the one place that
 happens (see ``_faults`` for the kinds and what ``when`` means).
 
@@ -18,6 +18,7 @@ happens (see ``_faults`` for the kinds and what ``when`` means).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import selectors
@@ -39,7 +40,7 @@ from verigator_nb.sandbox._errors import (
 )
 from verigator_nb.sandbox._faults import Fault
 from verigator_nb.sandbox._limits import IDLE_TIMEOUT, MAX_BODY
-from verigator_nb.sandbox._routes import Reply, Router
+from verigator_nb.sandbox._routes import Admitted, Reply, Router
 
 __all__ = ["SandboxServer", "serve"]
 
@@ -67,21 +68,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(Reply(*error_reply(exc)))
             return
-        fault = self.server.router.admit(self.command, self.path)
-        if fault is None:
-            self._send(self._dispatch(body))
+        admitted = self.server.router.admit(self.command, self.path, self.headers)
+        if admitted.fault is None:
+            self._send(self._dispatch(admitted, body))
         else:
-            self._inject(fault, body)
+            self._inject(admitted.fault, admitted, body)
 
-    def _dispatch(self, body: bytes) -> Reply:
-        return self.server.router.dispatch(self.command, self.path, self.headers, body)
+    def _dispatch(self, admitted: Admitted, body: bytes) -> Reply:
+        return self.server.router.dispatch(self.command, self.path, admitted, body)
 
-    def _inject(self, fault: Fault, body: bytes) -> None:
+    def _inject(self, fault: Fault, admitted: Admitted, body: bytes) -> None:
         """Break this call as ``fault`` says; with ``when="after"`` the backend applies it first."""
-        reply = self._dispatch(body) if fault.when == "after" else None
+        reply = self._dispatch(admitted, body) if fault.when == "after" else None
         if fault.kind == "latency":
             self.server.pause(fault.duration)
-            self._send(reply if reply is not None else self._dispatch(body))
+            self._send(reply if reply is not None else self._dispatch(admitted, body))
         elif fault.kind == "error":
             self._send(Reply(fault.status, {"message": "injected fault"}))
         elif fault.kind == "malformed":  # the real answer cut short, or not JSON at all
@@ -205,6 +206,15 @@ class SandboxServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     @property
+    def loopback_only(self) -> bool:
+        """True when the listening address is a loopback one (only this machine can connect)."""
+        host = str(self.server_address[0]).partition("%")[0]
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
     def url(self) -> str:
         """``http://host:port`` of the listening socket."""
         address, port = self.server_address[:2]
@@ -288,10 +298,21 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     remote_faults: bool = False,
+    shared_clock_control: bool = False,
+    user_endpoints: bool = True,
 ) -> SandboxServer:
     """A ``SandboxServer`` for ``backend``, bound and listening; call ``run()`` to serve.
 
     ``port=0`` picks a free port (read it from ``.url``); ``remote_faults`` lets clients set
-    faults over HTTP. Raises ``OSError`` when the address is taken or invalid.
+    faults (each its own) over HTTP; ``shared_clock_control`` lets them advance the clock
+    every account shares (off: a server others use should not let one account expire the
+    others' PINs); ``user_endpoints=False`` leaves out the play-the-user calls (outbox, TOTP
+    app, clock). Raises ``OSError`` when the address is taken or invalid.
     """
-    return SandboxServer(Router(backend, remote_faults=remote_faults), host, port)
+    router = Router(
+        backend,
+        remote_faults=remote_faults,
+        shared_clock_control=shared_clock_control,
+        user_endpoints=user_endpoints,
+    )
+    return SandboxServer(router, host, port)

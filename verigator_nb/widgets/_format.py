@@ -6,6 +6,7 @@ escaped: ids and names come from the server and may contain markup.
 
 from __future__ import annotations
 
+import errno
 import re
 from html import escape, unescape
 
@@ -22,10 +23,13 @@ __all__ = [
     "REASONS",
     "error_text",
     "initiation_text",
+    "message_html",
     "outcome_text",
+    "phone_hint",
     "plain",
     "styled",
     "tone_of",
+    "unlogged_text",
 ]
 
 REASONS = {
@@ -50,8 +54,9 @@ def tone_of(html: str) -> str | None:
 
 
 def plain(html: str) -> str:
-    """The text of a snippet made by ``styled``: tags dropped, entities decoded."""
-    return unescape(re.sub(r"<[^>]+>", "", html))
+    """The text of a snippet made by ``styled``: ``<br>`` a newline, other tags dropped,
+    entities decoded."""
+    return unescape(re.sub(r"<[^>]+>", "", html.replace("<br>", "\n")))
 
 
 def initiation_text(initiation: Initiation) -> str:
@@ -77,3 +82,45 @@ def error_text(error: VerigatorError | ValueError) -> str:
         status = f"HTTP {error.status}, " if error.status is not None else ""
         return f"{type(error).__name__} ({status}{error.method} {error.path}): {error.message}"
     return f"Invalid input: {error}"
+
+
+def message_html(
+    error: VerigatorError | ValueError | None, unlogged: OSError | ValueError | None
+) -> str:
+    """A form's message line: the call's error in red, then a failed log write in amber."""
+    lines = [] if error is None else [styled(error_text(error), "bad")]
+    if unlogged is not None:
+        lines.append(styled(unlogged_text(unlogged), "warn"))
+    return "<br>".join(lines)
+
+
+# Why a write failed, in the words a person at a full disk would use.
+_WRITE_FAILURES = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EIO: "input/output error",
+}
+
+
+def unlogged_text(error: OSError | ValueError) -> str:
+    """Says the call was made but its outcome-log row was not written, and why."""
+    if isinstance(error, OSError):
+        reason = _WRITE_FAILURES.get(error.errno or 0, "")
+        detail = error.strerror or type(error).__name__
+        why = f"{reason} ({detail})" if reason else detail
+    else:  # a closed log, or a row the log refused: its message names no value
+        why = str(error)
+    return (
+        f"The call was made, but its row was not written to the outcome log: {why}. "
+        "The outcome shown here is missing from the log; later calls are logged again "
+        "once the log can be written."
+    )
+
+
+def phone_hint(number: str) -> str:
+    """Which phone, without the number: ``phone ending 67``."""
+    digits = re.sub(r"\D", "", number)
+    return f"phone ending {digits[-2:]}" if len(digits) >= 2 else "the user's phone"

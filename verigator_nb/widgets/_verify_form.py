@@ -1,9 +1,10 @@
 """``VerifyForm``: choose a service and user, start a login check, type the PIN, see the outcome.
 
 Every call goes through the given ``Api`` (recording to ``log`` when one is given), so the form
-and a notebook cell produce the same rows. API and input errors show as a message in the form,
-never a traceback; buttons are disabled while a call is in flight. A test or a notebook cell
-drives it through ``.value`` and ``.click()`` and reads the outcome from properties.
+and a notebook cell produce the same rows. API and input errors, and a row the log could not
+write (a full disk: the outcome is still shown), are a message in the form, never a traceback.
+Buttons are off while a call is in flight; no PIN or phone number stays in the widgets (whose
+state a notebook saves) once a verify is sent. Tests drive it through ``.value``/``.click()``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from verigator_nb.errors import VerigatorError
 from verigator_nb.log import OutcomeLog
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Service, User, Verification
 from verigator_nb.widgets._format import (
-    error_text,
     initiation_text,
+    message_html,
     outcome_text,
+    phone_hint,
     plain,
     styled,
     tone_of,
 )
+from verigator_nb.widgets._log_guard import LogGuard
 from verigator_nb.widgets._log_panel import LogPanel
 from verigator_nb.widgets._setup_form import SetupForm
 
@@ -51,7 +54,10 @@ class VerifyForm(widgets.VBox):
         control: SandboxControl | None = None,
         services: Iterable[Service] = (),
     ) -> None:
-        self._api = api if log is None or api.log is log else api.with_log(log)
+        sink = log if log is not None else api.log
+        # Rows go through a guard, so a failed write is shown with the outcome, not raised.
+        self._guard = LogGuard(sink) if sink is not None else None
+        self._api = api if self._guard is None else api.with_log(self._guard)
         self._control = control
         self._initiation: Initiation | None = None
         self._verification: Verification | None = None
@@ -279,7 +285,8 @@ class VerifyForm(widgets.VBox):
             self._run(self._load_users)
 
     def _on_initiate_click(self, _: widgets.Button) -> None:
-        self._run(self._do_initiate, shows=(self._method_used, self._outcome))
+        # A new start makes the SMS or code shown for the last one stale: it goes too.
+        self._run(self._do_initiate, shows=(self._method_used, self._outcome, self._user_side))
 
     def _on_verify_click(self, _: widgets.Button) -> None:
         self._run(self._do_verify, shows=(self._outcome,))
@@ -315,6 +322,7 @@ class VerifyForm(widgets.VBox):
         pin, self._pin.value = self._pin.value, ""
         if not pin:
             raise ValueError("type the PIN the user received first")
+        self._user_side.value = ""  # the SMS or code shown there is spent by this verify
         initiation = self._initiation
         if initiation and (initiation.service_id, initiation.user_id) == (service_id, user_id):
             self._verification = self._api.auth.verify(initiation, pin)
@@ -330,7 +338,7 @@ class VerifyForm(widgets.VBox):
         if not messages:
             raise ValueError("no SMS for the latest start: initiate with SMS (or TOTP fallback)")
         message = messages[-1]
-        self._user_side.value = styled(f"SMS to {message.to}: “{message.text}”", "info")
+        self._user_side.value = styled(f"SMS to {phone_hint(message.to)}: “{message.text}”", "info")
 
     def _do_totp_code(self) -> None:
         assert self._control is not None
@@ -345,20 +353,22 @@ class VerifyForm(widgets.VBox):
     # -- plumbing --------------------------------------------------------------------------
 
     def _run(self, action: Callable[[], None], *, shows: tuple[widgets.HTML, ...] = ()) -> None:
-        """Run one call: buttons off while in flight, errors shown in the form, panel refreshed.
-
-        The lines in ``shows`` are cleared first, so a failed call shows its message alone
-        rather than beside the result of an earlier call.
+        """Run one call: buttons off while in flight, errors (and a row the log could not
+        write) shown in the form, panel refreshed. The lines in ``shows`` are cleared first,
+        so a failed call shows its message alone, not beside an earlier call's result.
         """
         if self._busy:  # button.click() ignores `disabled`, so guard here too
             return
         with self._in_flight():
             for line in (self._message, *shows):
                 line.value = ""
+            error: VerigatorError | ValueError | None = None
             try:
                 action()
             except (VerigatorError, ValueError) as exc:
-                self._message.value = styled(error_text(exc), "bad")
+                error = exc
+            unlogged = self._guard.take_failure() if self._guard is not None else None
+            self._message.value = message_html(error, unlogged)
         if self._panel is not None:
             self._panel.refresh()
 
