@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
+from typing import Any
 
 import pytest
+import requests
 
 from tests._scripted_server import Reply, ScriptedServer
 from verigator_nb import errors
@@ -106,3 +109,70 @@ def test_error_message_is_the_servers_message_and_never_the_body_echo() -> None:
             _api(server.url).auth.verify("s", "u", "123456")
     assert caught.value.message == "invalid data"
     assert "123456" not in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+PATHS = [
+    "/v1/service/service/3f1c0e2a-aa-Z_~x.y/users",
+    "/v1/x/../y",
+    "/v1/./y",
+    "/v1/.hidden/y",
+    "/v1/caf%C3%A9/%2e%2e",
+    "/v1/caf\u00e9",
+    "/v1/a b",
+    "/v1/x?q=1&r=%2F",
+    "/v1//x",
+    "/v1/x/",
+    "",
+]
+
+
+@pytest.mark.parametrize("base", ["", "/api", "/a/../b", "/x%2Fy", "/caf\u00e9"])
+def test_each_call_on_the_wire_is_the_one_requests_session_request_would_send(base: str) -> None:
+    # The client prepares calls on its own session without Session.request's per-call merging:
+    # method, path, headers (their order too), cookies the server set, and body must not change.
+    replies = [Reply(200, b"{}", {"Set-Cookie": "lb=abc; Path=/"})]
+    headers = {"X-Service-Auth": f"user:{PASSWORD}", "Accept": "application/json"}
+    with ScriptedServer(replies) as by_requests, ScriptedServer(replies) as by_client:
+        session = requests.Session()
+        session.trust_env = False
+        api = _api(by_client.url + base)
+        for method, body in (("PUT", {"token": "123456"}), ("GET", None), ("DELETE", None)):
+            for path in PATHS:
+                data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+                extra = {} if body is None else {"Content-Type": "application/json"}
+                session.request(
+                    method, by_requests.url + base + path, data=data, headers={**headers, **extra}
+                )
+                api.request(method, path, body)
+    assert len(by_client.seen) == len(by_requests.seen) == 3 * len(PATHS)
+    for sent, expected in zip(by_client.seen, by_requests.seen, strict=True):
+        assert (sent.method, sent.path, sent.body) == (
+            expected.method,
+            expected.path,
+            expected.body,
+        )
+        expected.headers["Host"] = sent.headers["Host"]  # the two servers' ports differ
+        assert list(sent.headers.items()) == list(expected.headers.items()), sent.path
+
+
+DOT_IDS = [
+    pytest.param(lambda api, dots: api.users.delete("s", dots), "id", id="delete-user"),
+    pytest.param(lambda api, dots: api.users.get("s", dots), "id", id="get-user"),
+    pytest.param(lambda api, dots: api.services.delete(dots), "id", id="delete-service"),
+    pytest.param(lambda api, dots: api.users.delete(dots, "u"), "service_id", id="service-id"),
+    pytest.param(lambda api, dots: api.auth.verify("s", dots, "123456"), "user_id", id="verify"),
+    pytest.param(lambda api, dots: api.auth.initiate("s", dots, "sms"), "user_id", id="initiate"),
+]
+
+
+@pytest.mark.parametrize("dots", [".", ".."])
+@pytest.mark.parametrize(("call", "argument"), DOT_IDS)
+def test_an_id_of_dots_is_refused_before_it_can_name_another_path(
+    call: Any, argument: str, dots: str
+) -> None:
+    # "/v1/service/service/s/users/.." is "/v1/service/service/s" once requests normalises it:
+    # deleting user ".." would delete the service.
+    with ScriptedServer([Reply(200, b"{}")]) as server:
+        with pytest.raises(ValueError, match=rf"^{argument} "):
+            call(_api(server.url), dots)
+    assert server.seen == [] and server.connections == 0

@@ -8,11 +8,13 @@ status. To add a subcommand, write the pair and list ``_add_<name>`` in ``_SUBCO
   [--remote-faults] [--shared-clock-control] [--no-user-endpoints]`` serves a sandbox until
   Ctrl-C (exit 0); it prints its URL and usernames, never a password, and warns on stderr
   when it listens beyond loopback with the well-known default account.
-- ``verigator-nb demo [--out reports] [--users N] [--seed N]`` simulates a campaign on a sandbox
-  and writes its outcome log and HTML report, then prints a summary.
+- ``verigator-nb demo [--out reports] [--users N] [--seed N] [--http]`` simulates a campaign on
+  a sandbox (in process; ``--http``: over its HTTP server) and writes its outcome log and HTML
+  report, then prints a summary.
 - ``verigator-nb quickstart`` runs one verification flow against a sandbox, narrated.
 - ``verigator-nb report LOG --out report.html`` builds the HTML report from an outcome log.
-- ``verigator-nb sample-data`` regenerates ``data/sample_outcome_log.parquet`` from its seeds.
+- ``verigator-nb sample-data [--out PATH] [--http]`` regenerates
+  ``data/sample_outcome_log.parquet`` from its seeds (the same rows either way).
 
 A command that cannot do its job prints one line, ``verigator-nb <command>: <what is wrong>``,
 on stderr and exits 1 (argparse's usage errors exit 2), never a traceback; where it will write
@@ -174,7 +176,17 @@ def _add_demo(subparsers: Any) -> None:
         "--users", type=_at_least_one, default=600, help="synthetic users (default %(default)s)"
     )
     parser.add_argument("--seed", type=int, default=7, help="sandbox and simulator seed")
+    _add_http(parser)
     parser.set_defaults(run=_run_demo)
+
+
+def _add_http(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="serve the sandbox over HTTP on 127.0.0.1 and simulate through it (slower; the "
+        "same rows): by default it runs in this process, without a socket",
+    )
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -183,7 +195,12 @@ def _run_demo(args: argparse.Namespace) -> int:
     from verigator_nb.demo import CAMPAIGN, run_campaign
 
     try:  # the output folder is checked before the sandbox starts
-        run_campaign(args.out, population=replace(CAMPAIGN, users=args.users), seed=args.seed)
+        run_campaign(
+            args.out,
+            population=replace(CAMPAIGN, users=args.users),
+            seed=args.seed,
+            http=args.http,
+        )
     except OSError as exc:
         return _fail("demo", _os_problem(exc))
     return 0
@@ -233,6 +250,7 @@ def _add_sample_data(subparsers: Any) -> None:
     parser.add_argument(
         "--out", default="data/sample_outcome_log.parquet", help="target (default %(default)s)"
     )
+    _add_http(parser)
     parser.set_defaults(run=_run_sample_data)
 
 
@@ -240,7 +258,7 @@ def _run_sample_data(args: argparse.Namespace) -> int:
     from verigator_nb.demo import make_sample_data
 
     try:  # the target is checked before the simulation starts
-        written = make_sample_data(args.out)
+        written = make_sample_data(args.out, http=args.http)
     except OSError as exc:
         return _fail("sample-data", _os_problem(exc))
     print(f"sample outcome log written to {written}")

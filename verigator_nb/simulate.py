@@ -5,6 +5,12 @@ of them an authenticator app, then plays each login: the start request (TOTP or 
 reading the code after a delay, typos, retries and giving up. Delays run on the sandbox's clock,
 so nothing sleeps and a month of traffic takes seconds. Every call lands in an ``OutcomeLog``.
 
+A ``Sandbox`` is driven in process by default (``_in_process``: the client's real code path,
+requests and all, minus the socket) and over its HTTP server with ``http=True``; both give the
+same rows for the same seeds, but for the measured ``latency_ms``. In process, ``workers=N``
+runs N processes, each on a sandbox shard of its own (``_simulate_shards``); over HTTP, and for
+an ``Api`` target, N threads share the one server.
+
 It refuses any target that is not a sandbox (one answering the ``/sandbox/`` endpoints), and a
 sandbox on a non-loopback host unless ``allow_remote=True``: nobody sends real SMS by accident.
 """
@@ -18,17 +24,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from ipaddress import ip_address
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
 from verigator_nb.client import Api
 from verigator_nb.errors import VerigatorError
-from verigator_nb.log import OutcomeLog
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, RESULT_INVALID, Initiation, User
-from verigator_nb.sandbox import Sandbox, SandboxControl
+from verigator_nb.sandbox import IN_PROCESS_URL, Sandbox, SandboxControl
 
-__all__ = ["COUNTRY_PREFIXES", "NotASandboxError", "Population", "simulate"]
+if TYPE_CHECKING:  # pandas: a worker process needs none of it
+    from verigator_nb.log import OutcomeLog
+
+__all__ = [
+    "COUNTRY_PREFIXES",
+    "NotASandboxError",
+    "Population",
+    "Progress",
+    "play_campaign",
+    "simulate",
+]
+
+_IN_PROCESS_HOST = urlsplit(IN_PROCESS_URL).hostname  # reserved: no network ever answers it
 
 COUNTRY_PREFIXES: Mapping[str, str] = {
     "GB": "+447",
@@ -87,6 +105,13 @@ class _Login:
     user_id: str
 
 
+class Progress(Protocol):
+    """What the simulator reports progress to: a tqdm bar, or a worker's shared counter."""
+
+    def update(self, n: float | None = 1) -> object:
+        """``n`` more logins played."""
+
+
 def simulate(
     target: Sandbox | Api,
     population: Population | None = None,
@@ -97,27 +122,67 @@ def simulate(
     tags: str = "simulated",
     progress: bool | None = None,
     allow_remote: bool = False,
+    http: bool = False,
 ) -> OutcomeLog:
     """Drive ``population`` through a sandbox and return the outcome log of every call.
 
-    ``target`` is an in-process ``Sandbox``, or an ``Api`` for a sandbox started from the
-    shell. With ``workers=1`` the same seeds give the same log; parallel workers share one
-    clock, so their interleaving varies. ``progress`` shows a notebook-aware bar (default: on
-    above 2,000 logins). Raises ``NotASandboxError`` for anything but a sandbox.
+    ``target`` is a ``Sandbox``, or an ``Api`` for a sandbox started from the shell. A
+    ``Sandbox`` is called in process unless ``http=True`` (which needs it serving HTTP);
+    either way the same seeds give the same log, ``latency_ms`` aside. ``workers=N`` in
+    process runs N processes, each on a sandbox shard of its own made from ``target``'s
+    settings, seed and faults (its state is left alone): the same seeds and N give the same
+    log, but not the log of another N. From a script, call it under
+    ``if __name__ == "__main__":``, as multiprocessing requires. Over HTTP (or for an ``Api``)
+    N threads share one server and one clock, so their interleaving varies. A typed error
+    (an injected fault, a locked-out user) ends that login, the log keeping the row of any API
+    call it broke. ``progress`` shows a notebook-aware bar (default: on above 2,000 logins).
+    Raises ``NotASandboxError`` for anything but a sandbox.
     """
     population = population or Population()
-    log = log if log is not None else OutcomeLog()
-    base = target.api() if isinstance(target, Sandbox) else target
-    control = SandboxControl(base)
+    if log is None:
+        from verigator_nb.log import OutcomeLog
+
+        log = OutcomeLog()
+    workers = max(1, workers)
+    base, control = _clients(target, http)
     _require_sandbox(base, control, allow_remote)
-    api = base.with_log(log, tags=tags)
-    rng = random.Random(seed)
-    service_id, users = _enrol_population(api, control, population, rng, seed)
-    logins = _schedule(service_id, users, population, rng)
-    show = progress if progress is not None else len(logins) > 2000
-    with tqdm(total=len(logins), disable=not show, desc="logins", unit="login") as bar:
-        _run_logins(api, control, population, logins, seed, max(1, workers), bar)
+    total = population.users * population.logins_per_user
+    show = progress if progress is not None else total > 2000
+    with tqdm(total=total, disable=not show, desc="logins", unit="login") as bar:
+        if isinstance(target, Sandbox) and not http and workers > 1:
+            from verigator_nb._simulate_shards import simulate_in_processes
+
+            simulate_in_processes(target, population, seed, log, workers, tags, bar)
+        else:
+            api = base.with_log(log, tags=tags)
+            play_campaign(api, control, population, seed=seed, bar=bar, workers=workers)
     return log
+
+
+def _clients(target: Sandbox | Api, http: bool) -> tuple[Api, SandboxControl]:
+    """The client and the play-the-user controls ``target`` is driven through."""
+    if isinstance(target, Sandbox):
+        base = target.api(http=http)
+        return base, target.control(base)
+    return target, SandboxControl(target)
+
+
+def play_campaign(
+    api: Api,
+    control: SandboxControl,
+    population: Population,
+    *,
+    seed: int,
+    bar: Progress,
+    workers: int = 1,
+    first_user: int = 0,
+) -> None:
+    """Enrol ``population`` (user numbers from ``first_user``) and play its logins through
+    ``api`` (which records the rows), on ``workers`` threads."""
+    rng = random.Random(seed)
+    service_id, users = _enrol_population(api, control, population, rng, seed, first_user)
+    logins = _schedule(service_id, users, population, rng)
+    _run_logins(api, control, population, logins, seed, workers, bar)
 
 
 def _require_sandbox(api: Api, control: SandboxControl, allow_remote: bool) -> None:
@@ -128,27 +193,33 @@ def _require_sandbox(api: Api, control: SandboxControl, allow_remote: bool) -> N
         raise NotASandboxError(
             f"{host} does not answer the sandbox endpoints; the simulator only drives a sandbox"
         ) from exc
-    if not (_is_loopback(host) or allow_remote):
+    if not (_is_local(host) or allow_remote):
         raise NotASandboxError(
             f"{host} is not on this machine; pass allow_remote=True if it is a sandbox"
         )
 
 
-def _is_loopback(host: str) -> bool:
+def _is_local(host: str) -> bool:
+    """Loopback, or the in-process sandbox's name (reserved: no network ever answers it)."""
     try:
         return ip_address(host).is_loopback
     except ValueError:
-        return host == "localhost"
+        return host in ("localhost", _IN_PROCESS_HOST)
 
 
 def _enrol_population(
-    api: Api, control: SandboxControl, population: Population, rng: random.Random, seed: int
+    api: Api,
+    control: SandboxControl,
+    population: Population,
+    rng: random.Random,
+    seed: int,
+    first_user: int = 0,
 ) -> tuple[str, list[User]]:
     """Create the campaign's service and users; give ``app_share`` of them an app."""
     service = api.services.create(f"campaign-{seed}.example.com", f"Campaign {seed}")
     countries, weights = zip(*population.countries.items(), strict=True)
     users = []
-    for index in range(population.users):
+    for index in range(first_user, first_user + population.users):
         country = rng.choices(countries, weights)[0]
         number = COUNTRY_PREFIXES[country] + f"{rng.randrange(10**7):07d}"
         user = api.users.create(service.id, number, f"user{index:05d}@example.com")
@@ -178,7 +249,7 @@ def _run_logins(
     logins: list[_Login],
     seed: int,
     workers: int,
-    bar: tqdm,
+    bar: Progress,
 ) -> None:
     """Play the logins, in one thread or spread by user over ``workers`` threads."""
     start = control.now()
@@ -191,7 +262,9 @@ def _run_logins(
         shards[owner.setdefault(login.user_id, len(owner) % workers)].append(login)
     threads = []
     for index, shard in enumerate(shards):
-        fork = api.fork()  # a Session is not thread-safe: one pool per worker
+        # A Session's pool is not thread-safe: one per worker. An in-process client has no
+        # pool (its adapter is thread-safe), and a fork would have the network's adapter.
+        fork = api if urlsplit(api.endpoint).hostname == _IN_PROCESS_HOST else api.fork()
         args = (fork, SandboxControl(fork), population, shard, random.Random(seed + 1 + index))
         threads.append(threading.Thread(target=_play_all, args=(*args, start, bar)))
     for thread in threads:
@@ -207,25 +280,28 @@ def _play_all(
     logins: list[_Login],
     rng: random.Random,
     start: datetime,
-    bar: tqdm,
+    bar: Progress,
 ) -> None:
     for login in logins:
-        behind = (start + timedelta(seconds=login.at_seconds) - control.now()).total_seconds()
-        if behind > 0:
-            control.advance(behind)
-        _play_login(api, control, population, login, rng)
+        try:
+            behind = (start + timedelta(seconds=login.at_seconds) - control.now()).total_seconds()
+            if behind > 0:
+                control.advance(behind)
+            _play_login(api, control, population, login, rng)
+        except VerigatorError:
+            pass  # e.g. an injected fault, or a locked-out user: the log has any API call's row
         bar.update()
 
 
 def _play_login(
     api: Api, control: SandboxControl, population: Population, login: _Login, rng: random.Random
 ) -> None:
-    """One login: start, then up to four tries of reading the code and typing it."""
+    """One login: start, then up to four tries of reading the code and typing it.
+
+    A ``VerigatorError`` from any call ends it (the caller carries on with the next login).
+    """
     method = METHOD_SMS if rng.random() < population.sms_request_share else METHOD_TOTP
-    try:
-        started = api.auth.initiate(login.service_id, login.user_id, method)
-    except VerigatorError:
-        return  # e.g. a locked-out user: the log has the error row
+    started = api.auth.initiate(login.service_id, login.user_id, method)
     median = population.median_delay_seconds
     for attempt in range(4):
         if rng.random() < population.give_up_rate:

@@ -45,6 +45,9 @@ class Api:
     One pooled ``requests.Session`` per ``Api`` (pass ``session=`` to bring your own, used as
     is); timeouts always on: a number, a ``(connect, read)`` pair of seconds or a ``Timeout``
     with a ``total`` per call (default ``connect + read``). Redirects are never followed.
+    Proxy and CA bundle settings are read from the environment here, once, as requests reads
+    them (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...), and ``.netrc`` never; a
+    session passed in reads them per call if its ``trust_env`` says so.
     Credentials with surrounding whitespace, control characters, characters outside Latin-1
     or (for the username) a ``:``, and an endpoint URL holding credentials, are refused with
     a ``ValueError`` that does not echo them. Give ``log=`` an ``OutcomeLog`` and

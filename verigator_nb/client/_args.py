@@ -121,8 +121,15 @@ def require_method(method: object) -> str:
 
 
 def segment(name: str, value: object) -> str:
-    """An id made safe for a URL path segment (``/``, ``..`` and ``%`` cannot escape it)."""
-    return quote(require_text(name, value), safe="")
+    """An id made safe for a URL path segment (``/``, ``..`` and ``%`` cannot escape it).
+
+    ``.`` and ``..`` are refused: quoting leaves them as they are, and requests (like any URL
+    library) would then drop the segment or the one before it, naming another resource.
+    """
+    text = require_text(name, value)
+    if text in (".", ".."):
+        raise ValueError(f"{name} must not be '.' or '..'")
+    return quote(text, safe="")
 
 
 def parse_time(payload: Mapping[str, Any], path: str) -> datetime:

@@ -6,10 +6,15 @@ are streamed and read no further than ``MAX_ANSWER_BYTES``; redirects are never 
 another host and re-send the verify). Retries (GET only) live in ``_wire``. Every failure is
 turned into a typed ``VerigatorError`` here, in one place, never chained to an exception whose
 text could quote a header.
+
+Proxies and the CA bundle come from the environment as requests reads it, but once, when the
+transport is made (requests would read them again on every call, a quarter of a call's cost);
+later changes to the environment reach new clients only.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -20,8 +25,15 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
 
-from verigator_nb.client._wire import end_deadline, new_session, start_deadline
+from verigator_nb.client._prepare import Prepared
+from verigator_nb.client._wire import (
+    end_deadline,
+    environment_settings,
+    new_session,
+    start_deadline,
+)
 from verigator_nb.errors import (
     ConnectionFailedError,
     InvalidResponseError,
@@ -45,6 +57,7 @@ __all__ = [
 # item): 8 MiB holds some 50,000. A bigger answer is refused unread, so memory stays bounded.
 MAX_ANSWER_BYTES = 8 * 2**20
 _CHUNK_BYTES = 65536
+_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options makes one per call
 _HOST_CHARS = 255
 
 
@@ -103,9 +116,11 @@ class JsonTransport(Protocol):
 class Transport:
     """Sends JSON requests to one base URL with fixed auth headers; raises typed errors.
 
-    With a session of its own, ``timeout.total`` bounds the whole call and an answer cut off
-    inside its head is a ``ConnectionFailedError``; a session passed in is used as it is: the
-    deadline is then checked between reads of the body only, and a cut-off head goes unseen.
+    With a session of its own, ``timeout.total`` bounds the whole call, an answer cut off
+    inside its head is a ``ConnectionFailedError``, and proxies and CA bundle are those of the
+    environment when the transport was made (forks keep them). A session passed in is used as
+    it is: the deadline is then checked between reads of the body only, a cut-off head goes
+    unseen, and its own ``trust_env`` decides whether requests reads the environment per call.
     """
 
     def __init__(
@@ -122,15 +137,27 @@ class Transport:
         self._pair = (timeout.connect, timeout.read)
         self._auth_header = auth_header
         self._retries = retries
-        self.session = session if session is not None else new_session(retries)
-        self._headers = {"X-Service-Auth": auth_header, "Accept": "application/json"}
+        # Passed with every call on our own session: the environment as it is now.
+        self._settings = environment_settings(self.base_url)
+        self._use(session)
+
+    def _use(self, session: requests.Session | None) -> None:
+        """Send over ``session`` as it is, or (None) over a new session of our own."""
+        self._own_session = session is None
+        self.session = new_session(self._retries) if session is None else session
+        self._prepared = Prepared(self.session, self.base_url)
+        # Our own session's default headers are merged in once, here; a session passed in
+        # has requests merge its headers (which the user may change) on every call.
+        headers = CaseInsensitiveDict(self.session.headers if self._own_session else {})
+        headers.update({"X-Service-Auth": self._auth_header, "Accept": "application/json"})
+        self._headers = dict(headers.items())
         self._body_headers = {**self._headers, "Content-Type": "application/json"}
 
     def request(
         self, method: str, path: str, body: Mapping[str, Any] | list[Any] | None = None
     ) -> tuple[int, Any]:
         """Send one call; return its status and decoded JSON body (``{}`` for an empty body)."""
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        data = None if body is None else _JSON.encode(body).encode()
         at = time.monotonic() + self.timeout.total
         token = start_deadline(at)
         try:
@@ -149,16 +176,7 @@ class Transport:
     ) -> tuple[int, str, bytes]:
         """Send, and read the answer's status, reason and body (at most MAX_ANSWER_BYTES)."""
         try:
-            response = self.session.request(
-                method,
-                self.base_url + path,
-                data=data,
-                headers=self._headers if data is None else self._body_headers,
-                timeout=self._pair,
-                allow_redirects=False,
-                stream=True,
-                hooks=self._hooks(),
-            )
+            response = self._send(method, path, data)
         except _Redirected as redirect:
             raise redirect.error(self.base_url + path, method, path) from None
         try:
@@ -173,6 +191,26 @@ class Transport:
         # What Response.content would have set, for a session hook that kept the response.
         response._content = content
         return status, response.reason or "", content
+
+    def _send(self, method: str, path: str, data: bytes | None) -> requests.Response:
+        """Send the call; the answer's body is left unread."""
+        headers = self._headers if data is None else self._body_headers
+        if not self._own_session:
+            return self.session.request(
+                method,
+                self.base_url + path,
+                data=data,
+                headers=headers,
+                timeout=self._pair,
+                allow_redirects=False,
+                stream=True,
+                hooks=self._hooks(),
+            )
+        # What Session.request sends, without redoing what is fixed for our own session.
+        prepared = self._prepared.request(method, path, headers, data, self._hooks())
+        return self.session.send(
+            prepared, timeout=self._pair, allow_redirects=False, stream=True, **self._settings
+        )
 
     def _read_body(
         self, response: requests.Response, at: float, method: str, path: str
@@ -190,6 +228,8 @@ class Transport:
             chunks.append(chunk)
             if time.monotonic() > at:  # a session passed in has no deadline on its reads
                 raise RequestTimeoutError(self._timeout_message(at), method=method, path=path)
+            if len(chunk) < _CHUNK_BYTES and response.raw.closed:  # the end: skip a read
+                break
         return b"".join(chunks)
 
     def _hooks(self) -> dict[str, list[Any]]:
@@ -209,19 +249,25 @@ class Transport:
         timeouts = (requests.Timeout, urllib3.exceptions.ReadTimeoutError)
         if isinstance(exc, timeouts) or isinstance(reason, urllib3.exceptions.ReadTimeoutError):
             return RequestTimeoutError(self._timeout_message(at), method=method, path=path)
-        if isinstance(reason, urllib3.exceptions.NewConnectionError):
-            return ConnectionFailedError(
-                f"could not reach {self.base_url}", method=method, path=path
-            )
-        if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
-            return ConnectionFailedError(
-                "the connection broke before the answer was complete", method=method, path=path
-            )
+        broken = (requests.ConnectionError, urllib3.exceptions.ProtocolError)
+        if isinstance(exc, broken) or isinstance(reason, urllib3.exceptions.NewConnectionError):
+            message = self._connection_message(exc, reason)
+            return ConnectionFailedError(message, method=method, path=path)
         if isinstance(exc, urllib3.exceptions.DecodeError):
             return InvalidResponseError(
                 "the answer's encoding is corrupt", method=method, path=path
             )
         return TransportError(type(exc).__name__, method=method, path=path)
+
+    def _connection_message(self, exc: Exception, reason: object) -> str:
+        """What went wrong with the connection, naming the endpoint (never a proxy's URL)."""
+        if isinstance(exc, requests.exceptions.ProxyError):
+            return f"could not reach {self.base_url} through the proxy"
+        if isinstance(exc, requests.exceptions.SSLError):
+            return f"the TLS handshake with {self.base_url} failed (is its CA in the bundle?)"
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return f"could not reach {self.base_url}"
+        return "the connection broke before the answer was complete"
 
     def _timeout_message(self, at: float) -> str:
         if time.monotonic() >= at - 0.05:  # a read cut short by the deadline ends just before it
@@ -229,14 +275,10 @@ class Transport:
         return f"no answer within {self.timeout.read:g} s"
 
     def fork(self) -> Transport:
-        """The same endpoint, credentials and policy over a new session of its own."""
-        return Transport(
-            self.base_url,
-            self._auth_header,
-            timeout=self.timeout,
-            session=None,
-            retries=self._retries,
-        )
+        """The same endpoint, credentials, policy and environment over a new session of its own."""
+        twin = copy.copy(self)
+        twin._use(None)
+        return twin
 
     def close(self) -> None:
         """Close the pooled connections."""

@@ -10,6 +10,10 @@ Only GET is ever retried (on connection errors and 502/503/504, with backoff, ho
 Retry-After up to a cap, and never past the call's deadline). POST, PUT and DELETE are never
 re-sent: urllib3's default ``Retry`` would re-send a PUT after a read error, and a re-sent
 verify silently burns one of the user's attempts.
+
+The environment is read once: ``environment_settings`` takes the proxies and CA bundle
+requests would take for the endpoint, and ``new_session`` sessions never read the environment
+again (requests otherwise scans it, and ``~/.netrc``, on every call).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "CutOffHead",
     "DeadlinePassed",
     "end_deadline",
+    "environment_settings",
     "new_session",
     "start_deadline",
     "time_left",
@@ -218,9 +223,27 @@ def _retry_policy(retries: int) -> Retry:
 
 
 def new_session(retries: int) -> requests.Session:
-    """A pooled session: GET-only retries, deadline-bound reads, complete heads required."""
+    """A pooled session: GET-only retries, deadline-bound reads, complete heads required.
+
+    It never reads the environment (``trust_env`` is off): pass it ``environment_settings``
+    with each call. Nor ``.netrc``: API calls carry their own ``X-Service-Auth`` header.
+    """
     session = requests.Session()
+    session.trust_env = False
     adapter = _Adapter(max_retries=_retry_policy(retries), pool_maxsize=32)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def environment_settings(url: str) -> dict[str, Any]:
+    """The ``proxies``, ``verify`` and ``cert`` requests would use for calls to ``url``, now.
+
+    Computed by requests itself (``Session.merge_environment_settings`` of a default session),
+    so the rules are requests': ``HTTPS_PROXY``, ``HTTP_PROXY`` and ``ALL_PROXY`` in either
+    case unless ``NO_PROXY`` covers the host (which is why the URL is needed), and the CA
+    bundle from ``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``, else requests' own.
+    """
+    with requests.Session() as reader:
+        found = reader.merge_environment_settings(url, {}, None, None, None)
+    return {"proxies": dict(found["proxies"]), "verify": found["verify"], "cert": found["cert"]}

@@ -215,10 +215,11 @@ class SandboxBackend:
             raise InvalidData(f"phone_number must be + followed by {low} to {high} digits")
         with self._lock:
             service = self._service(account, service_id)
-            if any(u.id_in_service == id_in_service for u in service.users.values()):
+            if id_in_service in service.ids_in_service:
                 raise Conflict("a user with this id_in_service already exists")
             user = UserRecord(new_id(self._source), id_in_service, phone_number, self.clock.now())
             service.users[user.id] = user
+            service.ids_in_service.add(id_in_service)
             return user
 
     def list_users(self, account: str, service_id: str) -> list[UserRecord]:
@@ -234,8 +235,10 @@ class SandboxBackend:
     def delete_user(self, account: str, service_id: str, user_id: str) -> None:
         """Delete a user with its authentications (its sent SMS stay in the outbox)."""
         with self._lock:
-            self._user(account, service_id, user_id)
-            del self._services[service_id].users[user_id]
+            user = self._user(account, service_id, user_id)
+            service = self._services[service_id]
+            del service.users[user_id]
+            service.ids_in_service.discard(user.id_in_service)
 
     # -- authentication ----------------------------------------------------------------------
 

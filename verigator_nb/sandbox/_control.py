@@ -1,25 +1,33 @@
 """``SandboxControl``: the client side of the sandbox's ``/sandbox/`` play-the-user calls.
 
-Built on an ``Api``, so it works the same against an in-process ``Sandbox`` and one started
-from the shell (``verigator-nb sandbox``). It reads the SMS outbox (the PIN the user would
-receive), enrols an authenticator app and reads its current code, and reads or advances the
-sandbox clock. It can also break this account's calls on purpose (``inject_faults``, for a
-sandbox started with ``--remote-faults``) and count this account's calls that reached it
-(``requests_seen``). Failures raise the client's typed ``VerigatorError`` subclasses.
+Built on an ``Api``, so it works the same against a ``Sandbox`` in this process and one started
+from the shell (``verigator-nb sandbox``). Every call goes through a *door*: ``api.request``
+by default; ``Sandbox.control`` gives a client of an in-process sandbox a door straight to its
+router (``InProcessDoor``: the same answers and typed errors, without ``requests``).
+
+It reads the SMS outbox (the PIN the user would receive), enrols an authenticator app and reads
+its current code, and reads or advances the sandbox clock. It can also break this account's
+calls on purpose (``inject_faults``, for a sandbox started with ``--remote-faults``) and count
+this account's calls that reached it (``requests_seen``). Failures raise the client's typed
+``VerigatorError`` subclasses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import quote
 
 from verigator_nb.client import Api
 from verigator_nb.errors import InvalidResponseError
 from verigator_nb.sandbox._faults import Fault
 
-__all__ = ["SandboxControl", "SmsMessage", "TotpEnrolment"]
+__all__ = ["Door", "SandboxControl", "SmsMessage", "TotpEnrolment"]
+
+# ``door(method, path, body=None)``: the decoded JSON answer, or a typed ``VerigatorError``.
+Door: TypeAlias = Callable[..., Any]
 
 
 @dataclass(frozen=True, repr=False)
@@ -65,15 +73,20 @@ def _instant(payload: Any, path: str) -> datetime:
 
 
 class SandboxControl:
-    """Play the user against a sandbox through ``api`` (scoped to ``api``'s account)."""
+    """Play the user against a sandbox through ``api`` (scoped to ``api``'s account).
 
-    def __init__(self, api: Api) -> None:
+    ``door`` replaces ``api.request`` as the way calls are sent (same arguments, answers and
+    errors); ``Sandbox.control`` passes one for an in-process client.
+    """
+
+    def __init__(self, api: Api, *, door: Door | None = None) -> None:
         self.api = api
+        self._door: Door = door if door is not None else api.request
 
     def outbox(self, auth_id: str | None = None) -> list[SmsMessage]:
         """Every SMS sent to this account's users, oldest first; only ``auth_id``'s if given."""
         path = "/sandbox/outbox" + (f"?auth_id={quote(auth_id, safe='')}" if auth_id else "")
-        messages = _get(self.api.request("GET", path), "messages", path)
+        messages = _get(self._door("GET", path), "messages", path)
         try:
             return [
                 SmsMessage(
@@ -97,17 +110,17 @@ class SandboxControl:
     def enrol_totp(self, service_id: str, user_id: str) -> TotpEnrolment:
         """Set up (or replace) the user's authenticator app; the server then prefers TOTP."""
         path = _app_path(service_id, user_id)
-        payload = self.api.request("POST", path)
+        payload = self._door("POST", path)
         return TotpEnrolment(_get(payload, "secret", path), _get(payload, "otpauth_uri", path))
 
     def totp_code(self, service_id: str, user_id: str) -> str:
         """The code the user's app shows at the sandbox's current time."""
         path = _app_path(service_id, user_id)
-        return str(_get(self.api.request("GET", path), "code", path))
+        return str(_get(self._door("GET", path), "code", path))
 
     def now(self) -> datetime:
         """The sandbox clock (UTC-aware)."""
-        return _instant(self.api.request("GET", "/sandbox/clock"), "/sandbox/clock")
+        return _instant(self._door("GET", "/sandbox/clock"), "/sandbox/clock")
 
     def advance(self, seconds: float) -> datetime:
         """Move the sandbox clock forward ``seconds`` (0 up to the sandbox's cap); the new time.
@@ -116,7 +129,7 @@ class SandboxControl:
         every account shares (``Sandbox`` does by default, ``verigator-nb sandbox`` only with
         ``--shared-clock-control``).
         """
-        payload = self.api.request("POST", "/sandbox/clock", {"advance_seconds": seconds})
+        payload = self._door("POST", "/sandbox/clock", {"advance_seconds": seconds})
         return _instant(payload, "/sandbox/clock")
 
     def inject_faults(self, *faults: Fault) -> list[tuple[Fault, int]]:
@@ -126,21 +139,21 @@ class SandboxControl:
 
         ``ResourceForbiddenError`` (403) unless the sandbox allows remote faults.
         """
-        payload = self.api.request("POST", "/sandbox/faults", [f.to_json() for f in faults])
+        payload = self._door("POST", "/sandbox/faults", [f.to_json() for f in faults])
         return _plan(payload)
 
     def faults(self) -> list[tuple[Fault, int]]:
         """Each of this account's faults with how many calls it has broken so far."""
-        return _plan(self.api.request("GET", "/sandbox/faults"))
+        return _plan(self._door("GET", "/sandbox/faults"))
 
     def clear_faults(self) -> None:
         """Remove this account's faults (allowed even when setting them remotely is not)."""
-        self.api.request("DELETE", "/sandbox/faults")
+        self._door("DELETE", "/sandbox/faults")
 
     def requests_seen(self, route: str = "*") -> int:
         """How many of this account's calls on ``route`` arrived (``"*"``, ``"verify"``...)."""
         path = f"/sandbox/stats?route={quote(route, safe='')}"
-        seen = _get(self.api.request("GET", path), "matched", path)
+        seen = _get(self._door("GET", path), "matched", path)
         if isinstance(seen, bool) or not isinstance(seen, int):
             raise InvalidResponseError("sandbox stats are malformed", path=path)
         return seen

@@ -27,7 +27,12 @@ sandbox's seed, so a seeded run breaks the same calls every time without shiftin
 PINs the backend draws. ``Traffic`` counts the calls that reached the server per caller and
 operation — never per raw path, so ever new paths cannot grow it — so a test can prove a
 verify arrived exactly once. Both belong to the HTTP layer (the router keeps one plan per
-account and leaves the controls out) but neither speaks HTTP: ``_server`` applies a drawn fault.
+account and leaves the controls out) but neither speaks HTTP: each transport applies a drawn
+fault as ``_breaking`` says — ``_server`` on its socket, ``_in_process`` as the ``requests``
+answer or error the socket would have given. In process a ``stall`` (or a ``latency``) that
+outlasts the client's read timeout ends at that timeout with a read timeout, as over HTTP, but
+a ``Timeout``'s ``total`` does not cut the wait short (the client checks it after), and a
+``latency`` cut short that way is applied by the backend at once rather than when it ends.
 """
 
 from __future__ import annotations
@@ -96,6 +101,11 @@ class Fault:
     (None: no cap); ``when`` is ``"before"`` (the backend never sees the call) or ``"after"``
     (it applies the call, the answer is lost); ``status`` is the answer of an ``error`` (within
     ``STATUSES``). ``ValueError`` names the first bad argument.
+
+    Every kind works the same on an in-process sandbox (``Sandbox(http=False)``): a ``reset``
+    or a ``stall`` raises the ``requests`` error a socket would, so the client raises the same
+    ``ConnectionFailedError`` or ``RequestTimeoutError`` (waits are bounded by the read
+    timeout only: see the module docstring).
     """
 
     route: str

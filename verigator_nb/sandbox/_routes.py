@@ -20,6 +20,7 @@ at all? When off they answer 404, whatever the method, and are left out of the d
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -42,10 +43,11 @@ from verigator_nb.sandbox._operations import CONTROL_PATHS, OPERATIONS, PATH_PAR
 from verigator_nb.sandbox._responses import Request
 from verigator_nb.sandbox._traffic import ANONYMOUS, Traffic
 
-__all__ = ["ROUTES", "Admitted", "Reply", "Route", "Router", "operation_of"]
+__all__ = ["ROUTES", "Admitted", "Reply", "Route", "Router", "encode_body", "operation_of"]
 
 _log = logging.getLogger("verigator_nb.sandbox")
 _NO_HEADERS: dict[str, str] = {}
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 # A dict (tests, WSGI adapters) or http.server's case-insensitive header Message.
 Headers: TypeAlias = "Mapping[str, str] | Message[str, str]"
@@ -57,6 +59,11 @@ class Reply(NamedTuple):
     status: int
     body: Any
     headers: Mapping[str, str] = _NO_HEADERS
+
+
+def encode_body(body: Any) -> bytes:
+    """A ``Reply`` body as the bytes sent: compact JSON, or the bytes as they are."""
+    return body if isinstance(body, bytes) else _encode(body).encode()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ server can do): HTTP/1.1 keep-alive, Nagle off, the body read by ``Content-Lengt
 
 Every call is counted as it arrives and, when its caller's ``FaultPlan`` has faults, may be
 broken on purpose (``Router.admit`` decides): ``_Handler._inject`` is the one place that
-happens (see ``_faults`` for the kinds and what ``when`` means).
+happens, following ``_breaking`` as the in-process transport does (see ``_faults`` for the
+kinds and what ``when`` means).
 
 ``serve(backend)`` binds and returns a ``SandboxServer``; ``run()`` serves until ``stop()``
 (from any thread), which also closes the listening socket and every open connection.
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import logging
 import selectors
 import socket
@@ -31,25 +31,24 @@ from socketserver import TCPServer
 from typing import Any
 
 from verigator_nb.sandbox._backend import SandboxBackend
-from verigator_nb.sandbox._errors import (
-    BadRequest,
-    LengthRequired,
-    PayloadTooLarge,
-    SandboxError,
-    error_reply,
-)
+from verigator_nb.sandbox._breaking import broken_reply
+from verigator_nb.sandbox._errors import SandboxError, error_reply
 from verigator_nb.sandbox._faults import Fault
-from verigator_nb.sandbox._limits import IDLE_TIMEOUT, MAX_BODY
-from verigator_nb.sandbox._routes import Admitted, Reply, Router
+from verigator_nb.sandbox._limits import (
+    IDLE_TIMEOUT,
+    MAX_BODY,
+    declared_length,
+    too_large,
+    too_short,
+)
+from verigator_nb.sandbox._routes import Admitted, Reply, Router, encode_body
 
 __all__ = ["SandboxServer", "serve"]
 
 _DRAIN_LIMIT = 64 << 20  # drained so the client reads the 413 instead of a reset
 _DRAIN_TIMEOUT = 5.0
 _log = logging.getLogger("verigator_nb.sandbox")
-_encode = json.JSONEncoder(separators=(",", ":")).encode
 _STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
-_NOT_JSON = b"<html><body>injected fault: this answer is not JSON</body></html>"
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
 
 
@@ -78,21 +77,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.router.dispatch(self.command, self.path, admitted, body)
 
     def _inject(self, fault: Fault, admitted: Admitted, body: bytes) -> None:
-        """Break this call as ``fault`` says; with ``when="after"`` the backend applies it first."""
-        reply = self._dispatch(admitted, body) if fault.when == "after" else None
-        if fault.kind == "latency":
-            self.server.pause(fault.duration)
-            self._send(reply if reply is not None else self._dispatch(admitted, body))
-        elif fault.kind == "error":
-            self._send(Reply(fault.status, {"message": "injected fault"}))
-        elif fault.kind == "malformed":  # the real answer cut short, or not JSON at all
-            real = b"" if reply is None else _encoded(reply.body)
-            self._send(Reply(200, real[: len(real) // 2] or _NOT_JSON))
-        elif fault.kind == "stall":
-            self.server.pause(fault.duration)
-            self._drop(reset=False)
+        """Break this call as ``fault`` says (``_breaking``): a reply, a reset or a close."""
+        reply = broken_reply(fault, lambda: self._dispatch(admitted, body), self.server.pause)
+        if reply is None:
+            self._drop(reset=fault.kind == "reset")
         else:
-            self._drop(reset=True)
+            self._send(reply)
 
     def _drop(self, *, reset: bool) -> None:
         """End the connection without an answer: a TCP reset, or a plain close."""
@@ -114,23 +104,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         headers = self.headers
-        if headers.get("Transfer-Encoding"):
-            raise LengthRequired()
-        lengths = headers.get_all("Content-Length") or []
-        if len(set(lengths)) > 1:  # RFC 9112 6.3: conflicting lengths make the framing unknowable
-            raise BadRequest("conflicting Content-Length headers")
-        declared = lengths[0] if lengths else None
-        if declared is None:
-            return b""
-        if not (declared.isascii() and declared.isdigit()):
-            raise BadRequest("Content-Length must be a whole number of bytes")
-        length = int(declared)
+        length = declared_length(
+            headers.get("Transfer-Encoding"), headers.get_all("Content-Length") or []
+        )
         if length > MAX_BODY:
             self._drain(length)
-            raise PayloadTooLarge(f"request body over {MAX_BODY} bytes")
-        body = self.rfile.read(length)
+            raise too_large()
+        body = self.rfile.read(length) if length else b""
         if len(body) < length:
-            raise BadRequest("request body shorter than its Content-Length")
+            raise too_short()
         return body
 
     def _drain(self, length: int) -> None:
@@ -149,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         status, payload, extra = reply
-        data = _encoded(payload)
+        data = encode_body(payload)
         head = (
             _STATUS_LINES.get(status) or f"HTTP/1.1 {status} Error\r\n"
         ) + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
@@ -172,10 +154,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: request lines and headers must never reach a log."""
-
-
-def _encoded(payload: Any) -> bytes:
-    return payload if isinstance(payload, bytes) else _encode(payload).encode()
 
 
 class SandboxServer(ThreadingHTTPServer):

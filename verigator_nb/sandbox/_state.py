@@ -192,7 +192,11 @@ class UserRecord:
 
 @dataclass
 class ServiceRecord:
-    """A service of one account, with its users in creation order."""
+    """A service of one account, with its users in creation order.
+
+    ``ids_in_service`` indexes the users' ``id_in_service``, which must be unique: checking a
+    new one is then a lookup, not a scan (enrolling n users would otherwise take n² steps).
+    """
 
     id: str
     account: str
@@ -200,6 +204,7 @@ class ServiceRecord:
     name: str
     ctime: float
     users: dict[str, UserRecord] = field(default_factory=dict)
+    ids_in_service: set[str] = field(default_factory=set, repr=False)
 
 
 @dataclass(frozen=True)
