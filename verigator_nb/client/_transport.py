@@ -50,6 +50,7 @@ __all__ = [
     "JsonTransport",
     "Timeout",
     "Transport",
+    "decode_answer",
     "normalize_timeout",
 ]
 
@@ -169,7 +170,7 @@ class Transport:
             raise error from None  # e.g. requests' InvalidHeader quotes the header's value
         finally:
             end_deadline(token)
-        return status, _decode(status, reason, content, method, path)
+        return status, decode_answer(status, reason, content, method, path)
 
     def _exchange(
         self, method: str, path: str, data: bytes | None, at: float
@@ -340,7 +341,9 @@ def _host_of(url: str, location: str) -> str:
     return f"{host}:{port}" if port else host
 
 
-def _decode(status: int, reason: str, content: bytes, method: str, path: str) -> Any:
+def decode_answer(status: int, reason: str, content: bytes, method: str, path: str) -> Any:
+    """An answer's body as the client returns it: decoded JSON (``{}`` when empty), or the
+    typed error of its status; ``reason`` stands in when the server gave no ``message``."""
     if not 200 <= status < 300:
         raise error_for_status(status)(
             _server_message(content, reason), status=status, method=method, path=path

@@ -19,13 +19,12 @@ from typing import Any
 
 from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 
-from verigator_nb.client._transport import MAX_ANSWER_BYTES
+from verigator_nb.client._transport import MAX_ANSWER_BYTES, decode_answer
 from verigator_nb.errors import (
     ConnectionFailedError,
     InvalidResponseError,
     RequestTimeoutError,
     TransportError,
-    error_for_status,
 )
 from verigator_nb.sandbox._in_process import InProcessAdapter, reason_phrase
 from verigator_nb.sandbox._routes import encode_body
@@ -99,26 +98,4 @@ def _decoded(status: int, content: bytes, method: str, path: str) -> Any:
             method=method,
             path=path,
         )
-    if not 200 <= status < 300:
-        raise error_for_status(status)(
-            _message(content, status), status=status, method=method, path=path
-        )
-    if not content:
-        return {}
-    try:
-        return json.loads(content)
-    except (ValueError, RecursionError):
-        raise InvalidResponseError(
-            "the answer is not JSON", status=status, method=method, path=path
-        ) from None
-
-
-def _message(content: bytes, status: int) -> str:
-    """The server's ``message``, else the reason phrase (never the raw body)."""
-    try:
-        payload = json.loads(content) if content else None
-    except (ValueError, RecursionError):
-        payload = None
-    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-        return payload["message"][:500]
-    return reason_phrase(status)
+    return decode_answer(status, reason_phrase(status), content, method, path)
