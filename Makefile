@@ -9,9 +9,11 @@ STAMP := $(VENV)/.installed-stamp
 demo: $(STAMP)
 	$(BIN)/verigator-nb demo
 
+# Two workers (pytest-xdist); --dist loadfile keeps each file, and so each notebook's cells,
+# in one worker and in order.
 test: $(STAMP) lint
 	$(BIN)/pytest tests notebooks --nbval --nbval-current-env \
-		--nbval-sanitize-with notebooks/sanitize.cfg -q
+		--nbval-sanitize-with notebooks/sanitize.cfg -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

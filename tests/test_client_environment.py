@@ -113,6 +113,21 @@ def test_a_session_passed_in_keeps_its_own_trust_env_and_reads_the_environment_p
     assert origin.seen == [] and [seen.path for seen in proxy.seen] == [origin.url + AUTH_PATH]
 
 
+def test_a_fork_keeps_a_passed_in_sessions_settings_on_a_copy_of_its_own() -> None:
+    session = requests.Session()
+    session.headers["X-Trace"] = "parent"
+    with ScriptedServer([Reply(200, VERIFIED_TOTP)] * 2) as origin:
+        api = _api(origin.url, session=session)
+        with api.fork() as twin:
+            session.headers["X-Trace"] = "changed after the fork"
+            assert twin.auth.verify("s", "u", PIN).verified
+        assert api.auth.verify("s", "u", PIN).verified
+    assert [seen.headers["X-Trace"] for seen in origin.seen] == [
+        "parent",
+        "changed after the fork",
+    ]
+
+
 def test_a_netrc_entry_for_the_endpoint_is_never_sent(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

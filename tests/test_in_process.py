@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -89,6 +90,31 @@ def test_api_refuses_http_on_an_in_process_sandbox_and_a_session_in_process(
         in_process.api(http=True)
     with pytest.raises(ValueError, match="session"):
         in_process.api(session=requests.Session())
+
+
+def test_forks_of_an_in_process_client_answer_in_process_from_threads(
+    in_process: Sandbox,
+) -> None:
+    before = _sockets()
+    with in_process.api() as api:
+        service = api.services.create("www.example.com", "CoffeeShop")
+        verified: list[bool] = []
+
+        def login(name: str) -> None:
+            with api.fork() as twin:
+                user = twin.users.create(service.id, "+4401234567", name)
+                started = twin.auth.initiate(service.id, user.id, "sms")
+                pin = in_process.control(twin).pin_for(started.auth_id)
+                verified.append(twin.auth.verify(started, pin).verified)
+
+        threads = [threading.Thread(target=login, args=(f"user{n}",)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert verified == [True] * 4
+        assert len(api.users.get_all(service.id)) == 4
+    assert _sockets() == before
 
 
 # -- the same calls, in process and over HTTP --------------------------------------------------

@@ -262,9 +262,7 @@ def _run_logins(
         shards[owner.setdefault(login.user_id, len(owner) % workers)].append(login)
     threads = []
     for index, shard in enumerate(shards):
-        # A Session's pool is not thread-safe: one per worker. An in-process client has no
-        # pool (its adapter is thread-safe), and a fork would have the network's adapter.
-        fork = api if urlsplit(api.endpoint).hostname == _IN_PROCESS_HOST else api.fork()
+        fork = api.fork()  # a requests.Session is not thread-safe: one per worker thread
         args = (fork, SandboxControl(fork), population, shard, random.Random(seed + 1 + index))
         threads.append(threading.Thread(target=_play_all, args=(*args, start, bar)))
     for thread in threads:

@@ -18,6 +18,7 @@ import copy
 import json
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -276,14 +277,35 @@ class Transport:
         return f"no answer within {self.timeout.read:g} s"
 
     def fork(self) -> Transport:
-        """The same endpoint, credentials, policy and environment over a new session of its own."""
+        """The same endpoint, credentials, policy and environment over a session of its own.
+
+        Our own session is made anew; a session passed in is copied (``session_twin``), so
+        its settings and mounted adapters (an in-process sandbox's, say) still apply.
+        """
         twin = copy.copy(self)
-        twin._use(None)
+        twin._use(None if self._own_session else session_twin(self.session))
         return twin
 
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
+
+
+def session_twin(session: requests.Session) -> requests.Session:
+    """A copy of ``session`` for another thread: the same settings and mounted adapters,
+    its own headers, cookies, hooks and proxies.
+
+    The adapters are shared: an ``HTTPAdapter``'s urllib3 pools are thread-safe, and so is
+    the in-process sandbox's adapter. Session subclasses rebuild their own parts in
+    ``__setstate__`` (requests copies a session through its pickling state).
+    """
+    twin = copy.copy(session)
+    twin.headers = CaseInsensitiveDict(session.headers)
+    twin.cookies = session.cookies.copy()
+    twin.hooks = {event: list(hooks) for event, hooks in session.hooks.items()}
+    twin.proxies = dict(session.proxies)
+    twin.adapters = OrderedDict(session.adapters)
+    return twin
 
 
 def _too_large(status: int, method: str, path: str) -> InvalidResponseError:

@@ -39,6 +39,7 @@ __all__ = [
     "end_deadline",
     "environment_settings",
     "new_session",
+    "retry_policy",
     "start_deadline",
     "time_left",
 ]
@@ -207,7 +208,8 @@ def _within_deadline(seconds: float) -> float:
     return seconds if left is None else max(0.0, min(seconds, left))
 
 
-def _retry_policy(retries: int) -> Retry:
+def retry_policy(retries: int) -> Retry:
+    """The client's retry policy: GET-only, within the call's deadline, on 502/503/504."""
     return _IdempotentOnlyRetry(
         total=retries,
         connect=retries,
@@ -230,7 +232,7 @@ def new_session(retries: int) -> requests.Session:
     """
     session = requests.Session()
     session.trust_env = False
-    adapter = _Adapter(max_retries=_retry_policy(retries), pool_maxsize=32)
+    adapter = _Adapter(max_retries=retry_policy(retries), pool_maxsize=32)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -19,7 +19,7 @@ from typing import Any
 
 from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 
-from verigator_nb.client._transport import MAX_ANSWER_BYTES, decode_answer
+from verigator_nb.client import MAX_ANSWER_BYTES, decode_answer
 from verigator_nb.errors import (
     ConnectionFailedError,
     InvalidResponseError,

@@ -33,7 +33,7 @@ from http.client import RemoteDisconnected
 from typing import Any, Final
 
 import requests
-from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.adapters import BaseAdapter
 from requests.sessions import merge_hooks
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
@@ -42,8 +42,7 @@ from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError, R
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout as Urllib3Timeout
 
-from verigator_nb.client._prepare import Prepared
-from verigator_nb.client._wire import new_session
+from verigator_nb.client import Prepared, retry_policy
 from verigator_nb.sandbox._breaking import broken_reply
 from verigator_nb.sandbox._errors import SandboxError, error_reply
 from verigator_nb.sandbox._faults import Fault
@@ -297,6 +296,11 @@ class InProcessSession(requests.Session):
         super().__init__()
         self._prepared = Prepared(self, IN_PROCESS_URL)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """requests copies and unpickles a session through its state: rebuild ``_prepared``."""
+        super().__setstate__(state)  # type: ignore[misc]  # the stubs lack it
+        self._prepared = Prepared(self, IN_PROCESS_URL)
+
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, **kwargs: Any
     ) -> requests.Response:
@@ -346,10 +350,4 @@ def in_process_session(router: Router, *, retries: int = 3) -> requests.Session:
 
 def in_process_adapter(router: Router, *, retries: int = 3) -> InProcessAdapter:
     """An adapter for ``router`` retrying as a client made with ``retries`` does."""
-    return InProcessAdapter(router, max_retries=_policy(new_session(retries)))
-
-
-def _policy(session: requests.Session) -> Retry | None:
-    """The retry policy the client's session applies to network calls."""
-    network = session.get_adapter(IN_PROCESS_URL + "/")
-    return network.max_retries if isinstance(network, HTTPAdapter) else None
+    return InProcessAdapter(router, max_retries=retry_policy(retries))
