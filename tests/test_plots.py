@@ -42,11 +42,11 @@ def test_rate_over_time_draws_one_line_and_band_per_group(log) -> None:
     figure = plots.plot_rate_over_time(table, title="Session success by day")
     (ax,) = figure.axes
     lines = ax.get_lines()
-    assert [line.get_label() for line in lines] == ["totp", "sms", "(none)"]
+    assert [line.get_label() for line in lines] == ["sms", "totp", "(none)"]
     assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 3
     assert figure.get_suptitle() == "Session success by day"
     assert ax.get_ylabel() == "rate" and ax.get_legend() is not None
-    assert list(lines[0].get_ydata()) == table.loc[table["method"] == "totp", "rate"].tolist()
+    assert list(lines[0].get_ydata()) == table.loc[table["method"] == "sms", "rate"].tolist()
     assert render(figure).startswith(b"\x89PNG")
 
 
@@ -66,13 +66,21 @@ def test_rate_by_group_draws_a_bar_per_group_with_literal_labels(log) -> None:
     render(figure)  # a "$" pair would fail here if it were parsed as mathtext
 
 
-def test_failure_reasons_draw_a_bar_per_reason(log) -> None:
-    table = analysis.failure_reasons(log, by="method")
-    figure = plots.plot_failure_reasons(table)
+@pytest.mark.parametrize(
+    ("metric", "by"), [("verify_outcomes", "country"), ("verify_errors", None)]
+)
+def test_a_breakdown_draws_a_bar_per_category_labelled_with_its_share(log, metric, by) -> None:
+    category = analysis.METRICS[metric].category
+    table = analysis.metric_table(log, metric, by=by)
+    figure = plots.plot_breakdown(table, category, title=metric)
     (ax,) = figure.axes
-    assert len(bars(ax)) == table["reason"].nunique()
-    assert sorted(tick_labels(ax)) == sorted(table["reason"].unique())
+    assert len(bars(ax)) == table[category].nunique() > 1
+    assert sorted(tick_labels(ax)) == sorted(table[category].unique())
     assert sum(bar.get_width() for bar in bars(ax)) == table["n"].sum()
+    total = table.drop_duplicates(by)["total"].sum() if by else table["total"].iloc[0]
+    widest = max(bars(ax), key=lambda bar: bar.get_width()).get_width()
+    notes = [text.get_text() for text in ax.texts]
+    assert f" {widest / total:.1%} of {total:,}" in notes
 
 
 def test_time_to_verify_marks_p50_and_p90_on_histogram_and_ecdf(log) -> None:
@@ -95,7 +103,7 @@ def test_attempts_and_funnel_bars(log) -> None:
     assert sum(bar.get_height() for bar in bars(ax)) == len(attempts)
     table = analysis.funnel(log)
     ax = plots.plot_funnel(table).axes[0]
-    assert tick_labels(ax) == ["initiated", "tried", "verified"]
+    assert tick_labels(ax) == list(analysis.FUNNEL_STAGES)
     assert [bar.get_width() for bar in bars(ax)] == table["n"].tolist()
 
 
@@ -114,8 +122,8 @@ _EMPTY = empty_frame()
             id="rate_by_group",
         ),
         pytest.param(
-            lambda: plots.plot_failure_reasons(analysis.failure_reasons(_EMPTY)),
-            id="failure_reasons",
+            lambda: plots.plot_breakdown(analysis.verify_outcomes(_EMPTY), "result"),
+            id="breakdown",
         ),
         pytest.param(
             lambda: plots.plot_time_to_verify(analysis.verified_sessions(_EMPTY)["seconds"]),

@@ -14,18 +14,21 @@ import pytest
 
 from tests._synthetic import synthetic_log
 from verigator_nb import report
-from verigator_nb.analysis import DEFINITIONS
-from verigator_nb.analysis._definitions import definitions_markdown
+from verigator_nb.analysis import METRICS, definitions_markdown
 from verigator_nb.log import DamagedLogWarning, OutcomeLog
+from verigator_nb.report._summary import SECTIONS as TABLE_SECTIONS
 from verigator_nb.schema import empty_frame
 
 SECTIONS = [
     "headline",
-    "success-by-method",
-    "fallback-by-country",
-    "failure-reasons",
-    "attempts-and-time",
-    "funnel",
+    "rows",
+    "conversion-and-success-by-channel",
+    "fallback",
+    "availability-and-errors",
+    "how-verifications-end",
+    "attempts-time-to-verify-and-latency",
+    "logins-resends-and-sms-cost",
+    "over-time",
     "comparison",
     "definitions",
 ]
@@ -47,9 +50,17 @@ def test_report_has_every_section_and_embedded_charts(document) -> None:
     for anchor in SECTIONS:
         assert f'<section id="{anchor}">' in document
     images = re.findall(r'<img [^>]*src="([^"]*)"', document)
-    assert len(images) >= 7
+    assert len(images) >= 15
     assert all(src.startswith("data:image/png;base64,") for src in images)
-    assert "<table" in document and "session success rate" in document
+    assert "<table" in document and "Session success (end to end)" in document
+    # Every channel table says which channel it groups by.
+    assert "Conversion by requested channel (requested_method)" in document
+    assert "Conversion by delivered channel (method)" in document
+
+
+def test_every_declared_section_is_rendered_once(document) -> None:
+    headings = re.findall(r"<h2>([^<]*)</h2>", document)
+    assert [h for h in headings if h in TABLE_SECTIONS] == list(TABLE_SECTIONS)
 
 
 def test_report_is_self_contained(document) -> None:
@@ -79,13 +90,13 @@ def test_empty_log_still_builds() -> None:
 
 def test_definitions_come_from_the_registry_and_survive_optimised_python(document) -> None:
     items = report.definitions()
-    assert len(items) == len(DEFINITIONS) >= 7
-    for definition in DEFINITIONS:
-        assert f"<strong>{definition.term}</strong>" in document
+    assert len(items) == len(METRICS) >= 15
+    for metric in METRICS.values():
+        assert f"<strong>{metric.label}</strong>" in document
     # python -OO strips docstrings; the definitions are data, so they survive it.
-    code = "from verigator_nb.analysis import DEFINITIONS; print(len(DEFINITIONS))"
+    code = "from verigator_nb import report; print(len(report.definitions()))"
     out = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == str(len(DEFINITIONS)), out.stderr
+    assert out.stdout.strip() == str(len(METRICS)), out.stderr
 
 
 def test_docs_metrics_page_holds_exactly_the_generated_definitions() -> None:
@@ -93,8 +104,8 @@ def test_docs_metrics_page_holds_exactly_the_generated_definitions() -> None:
     start = page.index("do not edit by hand -->\n") + len("do not edit by hand -->\n")
     block = page[start : page.index("<!-- end of generated definitions -->")]
     assert block == definitions_markdown(), (
-        "docs/metrics.md is stale: paste verigator_nb.analysis._definitions."
-        "definitions_markdown() between its markers"
+        "docs/metrics.md is stale: paste verigator_nb.analysis.definitions_markdown() "
+        "between its markers"
     )
 
 
@@ -120,12 +131,23 @@ def test_failed_write_keeps_the_old_report_and_cleans_up(log, tmp_path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
 
-def test_summary_names_methods_fallback_and_top_failures(log) -> None:
+def test_summary_names_every_rate_both_channel_groupings_and_endings(log) -> None:
     text = report.summary(log)
-    assert "Session success rate:" in text and "Fallback rate" in text
-    assert "Session success by method: totp" in text
-    assert re.search(r"Top failure reasons: INVALID \d+\.\d%", text)
+    for metric in METRICS.values():
+        if metric.kind == "rate":
+            assert f"{metric.label}: " in text
+    assert "Conversion by requested channel (requested_method): sms" in text
+    assert "Conversion by delivered channel (method): sms" in text
+    assert re.search(r"Sessions not verified ended: [^;]*\d+\.\d%", text)
     assert "<" not in text
+
+
+def test_summary_and_report_say_how_many_rows_were_set_aside(log) -> None:
+    broken = pd.concat([log, log.head(5)], ignore_index=True)  # five duplicated event_ids
+    broken.loc[len(broken) - 1, "ts"] = pd.NaT  # and one of them incomplete
+    text = report.summary(broken)
+    assert "Rows set aside: 5 (incomplete 1; duplicate 4)" in text
+    assert "5 rows were set aside" in report.build(broken)
 
 
 def _save(log: pd.DataFrame, path: Path) -> None:

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from verigator_nb import analysis
 from verigator_nb.errors import NoSuchResourceError
 from verigator_nb.log import OutcomeLog
 from verigator_nb.models import (
@@ -225,8 +226,9 @@ def test_live_panel_shows_latest_rows_and_rates(form, log) -> None:
     form.verify_button.click()
     text = form.panel.rates_text  # refreshed by the clicks alone
     assert text.startswith("2 calls · ")
-    assert "attempt success 100.0% (1/1)" in text
-    assert "TOTP→SMS fallback 100.0% (1/1)" in text
+    labels = analysis.METRIC_LABELS
+    assert f"{labels[analysis.ATTEMPT_SUCCESS]} 100.0% (1/1)" in text
+    assert f"{labels[analysis.FALLBACK]} 100.0% (1/1)" in text
     assert form.panel.latest[ACTION].tolist() == [INITIATE, VERIFY]
     assert LogPanel(log, rows=1).latest[ACTION].tolist() == [VERIFY], "only the latest rows"
 

@@ -1,107 +1,377 @@
-"""The seam between the report and where its numbers are computed.
+"""``Analysis``: one log made ready once, every metric of the registry computed on it.
 
-A ``MetricEngine`` answers the analysis functions for one log, wherever the log lives:
-``FrameEngine`` over an in-memory DataFrame (pandas), ``scale``'s ``Dataset`` over Parquet
-(DuckDB). The report asks an engine for its tables and never needs to know which one it has.
+The log is cleaned once, and its sessions and logins built once (materialised as temporary
+tables on DuckDB, cached on Spark), so a report's thirty tables cost thirty small
+aggregations. ``table(name, by=, period=)`` answers any metric of ``METRICS``;
+``compare(...)`` tests a period against the one before; ``set_aside()`` says which rows the
+metrics left out, and why.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import uuid
+from collections.abc import Callable, Hashable, Sequence
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
 
+import ibis.expr.schema as sch
+import ibis.expr.types as ir
 import pandas as pd
 
-from verigator_nb.analysis import _metrics
-from verigator_nb.analysis._definitions import SESSION_SUCCESS
-from verigator_nb.analysis._metrics import PER_SESSION, By
-from verigator_nb.schema import TS
+from verigator_nb.analysis import _finish, _grains
+from verigator_nb.analysis._aggregate import (
+    PERIOD,
+    breakdown_counts,
+    check_period,
+    counts,
+    rate_counts,
+    split_rates,
+    with_period,
+)
+from verigator_nb.analysis._compare import comparison
+from verigator_nb.analysis._grains import DEFAULT_GAP, REASON, SET_ASIDE_REASONS
+from verigator_nb.analysis._queries import DuckRunner, Runner, SparkRunner, compiled
+from verigator_nb.analysis._registry import (
+    BREAKDOWN,
+    CALL,
+    COMPARED_METRICS,
+    DISTRIBUTION,
+    LOGIN,
+    METRICS,
+    RATE,
+    RATIO,
+    SESSION,
+    Metric,
+)
+from verigator_nb.analysis._source import ROW, LogTable, Source, log_table
+from verigator_nb.schema import ATTEMPT, RESULT, TS, VERIFIED
 
-__all__ = ["FrameEngine", "MetricEngine"]
+__all__ = ["Analysis", "By", "as_columns"]
+
+By = str | Sequence[str] | None
+
+# Set on verify rows only: on an initiate row always empty, so they cannot group sessions.
+_VERIFY_ONLY = (VERIFIED, RESULT, ATTEMPT)
+_INTERNAL = frozenset({ROW})
 
 
-class MetricEngine(Protocol):
-    """The analysis functions bound to one log; each returns the frame its namesake in
-    ``verigator_nb.analysis`` returns."""
+def as_columns(by: By) -> list[str]:
+    """``by`` as a list of column names: None is no columns, a string is one column."""
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    columns = list(by)
+    if not all(isinstance(column, str) for column in columns):
+        raise TypeError("by must be None, a column name or a list of column names")
+    return columns
+
+
+class Analysis:
+    """The metrics of one log (a frame, a file, a dataset, an Ibis table, a Spark frame).
+
+    ``con`` is the DuckDB Ibis backend to use for frames and files (default: a new one,
+    ``analysis.connect()``); ``gap`` is the most time between a user's sessions of one login.
+    """
+
+    def __init__(self, source: Source, *, con: Any = None, gap: timedelta = DEFAULT_GAP) -> None:
+        if isinstance(source, Analysis):
+            raise TypeError("source is already an Analysis")
+        self.log: LogTable = log_table(source, con=con)
+        self.gap = gap
+        self._kept: list[tuple[str, bool]] = []  # what the engine keeps for us, in order
+
+    # -- the grain tables, built once -------------------------------------------------------
+
+    @cached_property
+    def _runner(self) -> Runner:
+        return SparkRunner(self.log.backend) if self.log.is_spark else DuckRunner(self.log.backend)
+
+    @cached_property
+    def _stages(self) -> dict[str, tuple[str, sch.Schema]]:
+        """The log, its marked rows and kept calls, by stage: table name and schema."""
+        stages: dict[str, tuple[str, sch.Schema]] = {}
+        name = self._name("log")
+        self._runner.keep(name, self.log.backend.compile(self.log.table), view=True)
+        self._kept.append((name, True))
+        stages[_LOG] = (name, self.log.table.schema())
+        self._keep(stages, _MARKED, _marked_of, _LOG)
+        self._keep(stages, CALL, _calls_of, _MARKED, view=True)
+        return stages
+
+    def _keep(
+        self,
+        stages: dict[str, tuple[str, sch.Schema]],
+        stage: str,
+        build: Callable[..., ir.Table],
+        source: str,
+        *args: Hashable,
+        view: bool = False,
+    ) -> None:
+        name, schema = stages[source]
+        query = compiled(build, (schema,), self._runner.dialect, args)
+        kept = self._name(stage)
+        self._runner.keep(kept, query.bind(name), view=view)
+        self._kept.append((kept, view))
+        stages[stage] = (kept, query.schema)
+
+    def _stage(self, stage: str) -> tuple[str, sch.Schema]:
+        """A stage's table, built on first use (sessions, then logins)."""
+        stages = self._stages
+        if stage == SESSION and SESSION not in stages:
+            self._keep(stages, SESSION, _sessions_of, CALL)
+        if stage == LOGIN and LOGIN not in stages:
+            self._stage(SESSION)
+            gap = int(self.gap / timedelta(microseconds=1))
+            self._keep(stages, LOGIN, _logins_of, SESSION, gap)
+        return stages[stage]
+
+    def _name(self, stage: str) -> str:
+        return f"verigator_{stage}_{self._id}"
+
+    @cached_property
+    def _id(self) -> str:
+        return uuid.uuid4().hex
+
+    def grain(self, name: str) -> ir.Table:
+        """The table a metric of grain ``name`` ("call", "session", "login") counts rows of,
+        as an Ibis table of the log's engine (for queries of your own)."""
+        return self.log.backend.table(self._stage(name)[0])
+
+    def _fetch(self, build: Callable[..., ir.Table], stage: str, *args: Hashable) -> pd.DataFrame:
+        """The answer of the query ``build`` makes over ``stage``'s table, with ``args``."""
+        name, schema = self._stage(stage)
+        query = compiled(build, (schema,), self._runner.dialect, args)
+        return self._runner.fetch(query.bind(name))
+
+    # -- what the log holds -----------------------------------------------------------------
+
+    def set_aside(self) -> pd.DataFrame:
+        """Rows the metrics leave out, per reason (every reason listed, 0 included)."""
+        found = self._fetch(_set_aside_of, _MARKED)
+        rows = dict(zip(found[REASON], found["rows"], strict=True))
+        return pd.DataFrame(
+            {
+                REASON: list(SET_ASIDE_REASONS),
+                "rows": [int(rows.get(r, 0)) for r in SET_ASIDE_REASONS],
+            }
+        )
 
     def extent(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
-        """Rows, and the first and last ``ts`` (None for an empty log)."""
-
-    def prepare(self, by: list[str]) -> None:
-        """A hint: the session metrics that follow group by at most ``by``; an engine may
-        match sessions once for all of them."""
-
-    def success_rate(
-        self, *, by: By = None, period: str | None = None, per: str = PER_SESSION
-    ) -> pd.DataFrame: ...
-
-    def fallback_rate(self, *, by: By = None, period: str | None = None) -> pd.DataFrame: ...
-
-    def failure_reasons(self, *, by: By = None, period: str | None = None) -> pd.DataFrame: ...
-
-    def attempts_to_success(self, *, by: By = None, period: str | None = None) -> pd.DataFrame: ...
-
-    def time_to_verify(self, *, by: By = None, period: str | None = None) -> pd.DataFrame: ...
-
-    def funnel(self, *, by: By = None, period: str | None = None) -> pd.DataFrame: ...
-
-    def compare_periods(
-        self, *, metric: str = SESSION_SUCCESS, period: str = "W", by: By = None
-    ) -> pd.DataFrame: ...
-
-    def metric_table(
-        self, metric: str, *, by: By = None, period: str | None = None
-    ) -> pd.DataFrame: ...
-
-    def verified_sample(self, size: int) -> pd.DataFrame:
-        """Per verified session ``attempts`` and ``seconds``, at most ``size`` of them."""
-
-
-class FrameEngine:
-    """A ``MetricEngine`` over an in-memory outcome-log DataFrame (the pandas functions)."""
-
-    def __init__(self, df: pd.DataFrame) -> None:
-        self.df = df
-
-    def prepare(self, by: list[str]) -> None:
-        pass  # pandas matches sessions on integer codes per call: nothing to gain
-
-    def extent(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
-        if not len(self.df):
+        """Rows kept, and their first and last ``ts`` (None when no row is kept)."""
+        found = self._fetch(_extent_of, CALL)
+        n = int(found["n"].iloc[0])
+        if n == 0:
             return 0, None, None
-        return len(self.df), self.df[TS].min(), self.df[TS].max()
+        return n, _utc(found["first"].iloc[0]), _utc(found["last"].iloc[0])
 
-    def success_rate(
-        self, *, by: By = None, period: str | None = None, per: str = PER_SESSION
+    # -- metrics ----------------------------------------------------------------------------
+
+    def table(
+        self, metric: str | Metric, *, by: By = None, period: str | None = None
     ) -> pd.DataFrame:
-        return _metrics.success_rate(self.df, by=by, period=period, per=per)
+        """The table of ``metric`` (a name in ``METRICS``) per group of ``by`` and ``period``."""
+        chosen = _metric(metric)
+        keys = self._keys(chosen, by, period)
+        args = (chosen, tuple(keys), period)
+        if chosen.kind == BREAKDOWN:
+            totals = self._fetch(_totals_of, chosen.grain, *args)
+            per_category = self._fetch(_categories_of, chosen.grain, *args)
+            return _finish.breakdown_table(totals, per_category, keys, chosen.category)
+        raw = self._fetch(_counts_of, chosen.grain, *args)
+        finish = {
+            RATE: _finish.rate_table,
+            DISTRIBUTION: _finish.distribution_table,
+            RATIO: _finish.ratio_table,
+        }.get(chosen.kind, _finish.stages_table)
+        return finish(raw, keys)
 
-    def fallback_rate(self, *, by: By = None, period: str | None = None) -> pd.DataFrame:
-        return _metrics.fallback_rate(self.df, by=by, period=period)
+    def tables(
+        self, metrics: Sequence[str | Metric], *, by: By = None, period: str | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """``table`` of each metric, by name; rates of one grain are counted in one pass."""
+        chosen = [_metric(metric) for metric in metrics]
+        out: dict[str, pd.DataFrame] = {}
+        for grain in dict.fromkeys(m.grain for m in chosen):
+            rates = tuple(m for m in chosen if m.grain == grain and m.kind == RATE)
+            if not rates:
+                continue
+            keys = self._keys(rates[0], by, period)
+            for metric in rates[1:]:
+                self._keys(metric, by, period)  # each metric's own checks
+            raw = self._fetch(_rates_of, grain, rates, tuple(keys), period)
+            for metric, part in zip(rates, split_rates(raw, len(rates), keys), strict=True):
+                out[metric.name] = _finish.rate_table(part, keys)
+        for metric in chosen:
+            if metric.name not in out:
+                out[metric.name] = self.table(metric, by=by, period=period)
+        return {metric.name: out[metric.name] for metric in chosen}
 
-    def failure_reasons(self, *, by: By = None, period: str | None = None) -> pd.DataFrame:
-        return _metrics.failure_reasons(self.df, by=by, period=period)
+    def _keys(self, metric: Metric, by: By, period: str | None) -> list[str]:
+        """The group keys; ``ValueError`` for a key the metric's rows cannot be grouped by."""
+        columns = as_columns(by)
+        check_period(period)
+        if PERIOD in columns:
+            raise ValueError("'period' is added by period=...; do not pass it in by")
+        available = self._stage(metric.grain)[1].names
+        unknown = [c for c in columns if c not in available or c in _INTERNAL]
+        if unknown:
+            raise ValueError(f"{metric.name} cannot group by {', '.join(unknown)}: no such column")
+        if metric.grain != CALL and (bad := [c for c in columns if c in _VERIFY_ONLY]):
+            raise ValueError(
+                f"{metric.name} counts {metric.grain}s, grouped by their initiate row, where "
+                f"{', '.join(bad)} is always empty; group verify calls instead "
+                "(attempt_success, verify_outcomes, verify_errors)"
+            )
+        return [*columns, PERIOD] if period else columns
 
-    def attempts_to_success(self, *, by: By = None, period: str | None = None) -> pd.DataFrame:
-        return _metrics.attempts_to_success(self.df, by=by, period=period)
-
-    def time_to_verify(self, *, by: By = None, period: str | None = None) -> pd.DataFrame:
-        return _metrics.time_to_verify(self.df, by=by, period=period)
-
-    def funnel(self, *, by: By = None, period: str | None = None) -> pd.DataFrame:
-        return _metrics.funnel(self.df, by=by, period=period)
-
-    def compare_periods(
-        self, *, metric: str = SESSION_SUCCESS, period: str = "W", by: By = None
+    def compare(
+        self,
+        metrics: Sequence[str] = COMPARED_METRICS,
+        *,
+        period: str = "W",
+        by: By = None,
+        now: datetime | pd.Timestamp | str | None = None,
+        include_partial: bool = False,
     ) -> pd.DataFrame:
-        return _metrics.compare_periods(self.df, metric=metric, period=period, by=by)
+        """Each rate metric in one current period against the period before, per group.
 
-    def metric_table(
-        self, metric: str, *, by: By = None, period: str | None = None
-    ) -> pd.DataFrame:
-        return _metrics.metric_table(self.df, metric, by=by, period=period)
+        A metric that only makes sense per group (availability, per action) is split by its
+        own ``by`` as well. See ``_compare.comparison`` for the columns and the tests.
+        """
+        if period is None:
+            raise ValueError("compare needs a period: 'D', 'W' or 'M'")
+        check_period(period)
+        _, _, last = self.extent()
+        columns = as_columns(by)
+        keys: dict[str, list[str]] = {}
+        groups = {}
+        for name in metrics:
+            metric = _metric(name)
+            if metric.kind != RATE:
+                raise ValueError(f"{name} is not a rate: only rates are compared")
+            keys[name] = [*(c for c in metric.by if c not in columns), *columns]
+            groups[name] = self._present(metric, keys[name])
+        tables: dict[str, pd.DataFrame] = {}
+        for grouping in dict.fromkeys(tuple(k) for k in keys.values()):
+            alike = [name for name in keys if tuple(keys[name]) == grouping]
+            tables |= self.tables(alike, by=list(grouping), period=period)
+        return comparison(
+            {name: tables[name] for name in keys},
+            groups,
+            keys=keys,
+            period=period,
+            last=last if now is None else _utc(pd.Timestamp(now)),
+            include_partial=include_partial,
+        )
+
+    def _present(self, metric: Metric, keys: list[str]) -> pd.DataFrame | None:
+        """Every group of ``keys`` present anywhere in the rows kept (None without keys), so
+        a comparison has a row for it even where the metric has none; a key only the
+        metric's grain has (a session's ``ending``) is read there."""
+        if not keys:
+            return None
+        self._keys(metric, keys, None)  # the metric's own checks
+        on_calls = set(keys) <= set(self._stage(CALL)[1].names)
+        return self._fetch(_groups_of, CALL if on_calls else metric.grain, tuple(keys))
 
     def verified_sample(self, size: int) -> pd.DataFrame:
-        sessions = _metrics.verified_sessions(self.df)[["attempts", "seconds"]]
-        if len(sessions) > size:
-            sessions = sessions.sample(size, random_state=7).reset_index(drop=True)
-        return sessions
+        """``attempts`` and ``seconds`` of at most ``size`` verified sessions (for charts)."""
+        frame = self._fetch(_verified_of, SESSION)
+        if len(frame) > size:
+            frame = frame.sample(size, random_state=7)
+        frame = frame.reset_index(drop=True)
+        return frame.astype({_grains.ATTEMPTS: "Int64", _grains.SECONDS: "float64"})
+
+    def close(self) -> None:
+        """Drop what this analysis keeps on its engine (its tables, views and the frame it
+        registered). A connection of its own goes with the object; one passed in as ``con``
+        stays open, and ``close`` keeps it from filling up."""
+        while self._kept:
+            name, view = self._kept.pop()
+            self._runner.drop(name, view=view)
+        self.__dict__.pop("_stages", None)
+        self.log.release()
+
+    def __enter__(self) -> Analysis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        engine = "Spark" if self.log.is_spark else "DuckDB"
+        return f"Analysis({self.log.where}, on {engine})"
+
+
+# -- the queries, each a module-level function of its input table and hashable arguments,
+# compiled once per process (``_queries.compiled``) -----------------------------------------
+
+_LOG = "log"
+_MARKED = "marked"
+
+
+def _marked_of(log: ir.Table) -> ir.Table:
+    return _grains.cleaned(log)
+
+
+def _calls_of(marked: ir.Table) -> ir.Table:
+    return _grains.calls(marked)
+
+
+def _sessions_of(calls: ir.Table) -> ir.Table:
+    return _grains.sessions(calls)
+
+
+def _logins_of(sessions: ir.Table, gap_us: int) -> ir.Table:
+    return _grains.logins(sessions, timedelta(microseconds=gap_us))
+
+
+def _set_aside_of(marked: ir.Table) -> ir.Table:
+    aside = marked.filter(marked[REASON].notnull())
+    return aside.group_by(REASON).aggregate(rows=aside.count())
+
+
+def _extent_of(calls: ir.Table) -> ir.Table:
+    return calls.aggregate(n=calls.count(), first=calls[TS].min(), last=calls[TS].max())
+
+
+def _counts_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None):
+    return counts(metric, with_period(grain, period), keys)
+
+
+def _rates_of(
+    grain: ir.Table, metrics: tuple[Metric, ...], keys: tuple[str, ...], period: str | None
+) -> ir.Table:
+    return rate_counts(metrics, with_period(grain, period), keys)
+
+
+def _totals_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None):
+    return breakdown_counts(metric, with_period(grain, period), keys)[0]
+
+
+def _categories_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None):
+    return breakdown_counts(metric, with_period(grain, period), keys)[1]
+
+
+def _groups_of(grain: ir.Table, keys: tuple[str, ...]) -> ir.Table:
+    return grain.select(*keys).distinct()
+
+
+def _verified_of(sessions: ir.Table) -> ir.Table:
+    verified = sessions.filter(sessions[_grains.VERIFIED_SESSION])
+    return verified.select(_grains.ATTEMPTS, _grains.SECONDS)
+
+
+def _metric(metric: str | Metric) -> Metric:
+    if isinstance(metric, Metric):
+        return metric
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    return METRICS[metric]
+
+
+def _utc(stamp: Any) -> pd.Timestamp:
+    value = pd.Timestamp(stamp)
+    return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from verigator_nb.report import plots
 from verigator_nb.report._html import Source, build, definitions, tables, write
-from verigator_nb.report._summary import TABLES, SummaryTables, summary_tables
+from verigator_nb.report._summary import TABLES, SummaryTables, TableSpec, summary_tables
 from verigator_nb.report._text import report_command, summary
 
 __all__ = [
     "TABLES",
     "Source",
     "SummaryTables",
+    "TableSpec",
     "build",
     "definitions",
     "plots",

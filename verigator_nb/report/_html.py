@@ -3,8 +3,9 @@
 ``build(source)`` returns an HTML document with inline CSS, tables from ``DataFrame.to_html``
 (escaping on) and charts embedded as base64 PNG: it opens offline and links nothing.
 ``source`` is an outcome-log DataFrame, a log file (``.jsonl``, ``.parquet``, ``.csv``), a
-partitioned Parquet dataset directory (queried in place by ``verigator_nb.analysis.scale``) or the
-``SummaryTables`` from ``tables(...)``, to render one computation twice.
+partitioned Parquet dataset directory (queried in place by DuckDB), an ``analysis.Analysis``,
+or the ``SummaryTables`` from ``tables(...)``, to render one computation twice. Every label,
+caption and definition comes from the metric registry (``analysis.METRICS``).
 """
 
 from __future__ import annotations
@@ -15,22 +16,38 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from verigator_nb.analysis import DEFINITIONS, METRIC_LABELS, PERIOD_NAMES, FrameEngine
+from verigator_nb.analysis import (
+    BREAKDOWN,
+    DISTRIBUTION,
+    METRIC_LABELS,
+    METRICS,
+    PERIOD_NAMES,
+    RATE,
+    STAGES,
+    Analysis,
+)
 from verigator_nb.log import OutcomeLog, write_atomically
 from verigator_nb.report import plots
 from verigator_nb.report._format import percent
-from verigator_nb.report._summary import COMPARISON_PERIOD, SummaryTables, summary_tables
+from verigator_nb.report._summary import (
+    COMPARISON_PERIOD,
+    SECTIONS,
+    TABLES,
+    SummaryTables,
+    TableSpec,
+    summary_tables,
+)
 
 __all__ = ["Source", "build", "definitions", "tables", "write"]
 
-Source: TypeAlias = pd.DataFrame | SummaryTables | str | os.PathLike[str]
+Source: TypeAlias = Any  # a frame, path, Ibis table, Spark DataFrame, Analysis or SummaryTables
 _COMPARED = PERIOD_NAMES[COMPARISON_PERIOD]
-_PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout|change)$")
+_PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout)$")
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; }
@@ -45,25 +62,29 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 
 
 def tables(source: Source) -> SummaryTables:
-    """Every report table for ``source``: a frame, a log file, a Parquet dataset directory, or
-    tables already computed (returned as they are)."""
+    """Every report table for ``source``: a frame, a log file, a Parquet dataset directory,
+    an Ibis table, a Spark DataFrame, an ``Analysis``, or tables already computed (returned
+    as they are)."""
     if isinstance(source, SummaryTables):
         return source
-    if isinstance(source, pd.DataFrame):
-        return summary_tables(FrameEngine(source))
+    if isinstance(source, Analysis):
+        return summary_tables(source)
+    if not isinstance(source, str | os.PathLike):  # a frame, an Ibis table, a Spark DataFrame
+        return summary_tables(Analysis(source))
     path = Path(source)
     if path.is_dir():
-        from verigator_nb.analysis import scale  # DuckDB, only needed for datasets
-
-        with scale.open_dataset(path) as data:
-            return summary_tables(data)
-    with OutcomeLog.load(path) as log:  # .jsonl, .csv or .parquet; closes the file again
-        return summary_tables(FrameEngine(log.df))
+        return summary_tables(Analysis(path))  # a dataset, read in place
+    with OutcomeLog.load(path) as log:  # .jsonl, .csv or .parquet, checked as it loads
+        return summary_tables(Analysis(log.df))
 
 
 def definitions() -> list[str]:
-    """The metric definitions as light-Markdown sentences, from ``analysis.DEFINITIONS``."""
-    return [definition.sentence() for definition in DEFINITIONS]
+    """Each metric's definition as a light-Markdown sentence, from ``analysis.METRICS``."""
+    return [
+        f"**{m.label}** (``{m.name}``, per {m.grain}) = {m.numerator} / {m.denominator}. "
+        f"{m.definition}"
+        for m in METRICS.values()
+    ]
 
 
 def _inline(text: str) -> str:
@@ -103,6 +124,8 @@ def _image(figure: Figure, alt: str) -> str:
 def _comparison(table: pd.DataFrame) -> pd.DataFrame:
     """The period comparison, one readable cell per side: rate (interval), n."""
     shown = pd.DataFrame({"metric": table["metric"].map(lambda m: METRIC_LABELS.get(m, m))})
+    for column in table.columns[1 : table.columns.get_loc("previous_period")]:
+        shown[column] = table[column]  # the groups, when the comparison has any
     for side in ("previous", "current"):
         shown[f"{side} {_COMPARED}"] = table[f"{side}_period"].dt.strftime("%Y-%m-%d")
         shown[side] = [
@@ -112,7 +135,13 @@ def _comparison(table: pd.DataFrame) -> pd.DataFrame:
                 table[f"{side}_n"], strict=True,
             )
         ]  # fmt: skip
-    shown["change"] = table["change"].map(lambda v: "–" if pd.isna(v) else f"{v:+.1%}")
+    shown["change (pp)"] = [
+        "–" if pd.isna(v) else f"{v:+.1f} ({lo:+.1f} to {hi:+.1f})"
+        for v, lo, hi in zip(
+            table["change_pp"], table["change_ci_low_pp"], table["change_ci_high_pp"], strict=True
+        )
+    ]
+    shown["p (Holm)"] = table["p_adjusted"].map(lambda p: "–" if pd.isna(p) else f"{p:.3g}")
     return shown.assign(significant=table["significant"].map({True: "yes", False: "no"}))
 
 
@@ -124,77 +153,102 @@ def _section(anchor: str, heading: str, *parts: str) -> str:
     )
 
 
+def _card(label: str, value: str, detail: str) -> str:
+    return (
+        f'<div class="card"><div>{html.escape(label)}</div>'
+        f'<div class="value">{value}</div><div class="ci">{html.escape(detail)}</div></div>'
+    )
+
+
 def _headline(t: SummaryTables) -> str:
-    cards = []
-    for row in t.headline.itertuples(index=False):
-        label = METRIC_LABELS.get(str(row.metric), str(row.metric))
-        cards.append(
-            f'<div class="card"><div>{html.escape(label)}</div>'
-            f'<div class="value">{percent(row.rate)}</div>'
-            f'<div class="ci">95% CI {percent(row.ci_low)} – {percent(row.ci_high)}, '
-            f"{int(row.successes):,} of {int(row.n):,}</div></div>"
+    cards = [
+        _card(
+            METRIC_LABELS[str(row.metric)],
+            percent(row.rate),
+            f"95% Wilson CI {percent(row.ci_low)} – {percent(row.ci_high)}, "
+            f"{int(row.successes):,} of {int(row.n):,}",
         )
+        for row in t.headline.itertuples(index=False)
+    ]
+    cost = next((t.table(s) for s in TABLES if s.metric == "sms_per_verified_session"), None)
+    if cost is not None and len(cost):
+        row = cost.iloc[0]
+        value = "–" if pd.isna(row["value"]) else f"{row['value']:.2f}"
+        detail = f"{int(row['numerator']):,} SMS for {int(row['denominator']):,} verified"
+        cards.append(_card(METRIC_LABELS["sms_per_verified_session"], value, detail))
     return _section("headline", "Headline", f'<div class="cards">{"".join(cards)}</div>')
 
 
+def _set_aside(t: SummaryTables) -> str:
+    total = int(t.set_aside["rows"].sum())
+    note = (
+        "<p>Every row was used.</p>"
+        if total == 0
+        else f"<p>{total:,} rows were set aside and are in no metric:</p>" + _table(t.set_aside)
+    )
+    return _section("rows", "Rows used", note)
+
+
+def _chart(spec: TableSpec, table: pd.DataFrame, t: SummaryTables, caption: str) -> str:
+    """The chart for one table, chosen by its metric's kind; "" where a table says it all."""
+    kind = METRICS[spec.metric].kind
+    if kind == RATE and spec.over_time:
+        return _image(plots.plot_rate_over_time(table, title=caption), caption)
+    if kind == RATE and spec.by:
+        return _image(plots.plot_rate_by_group(table, title=caption), caption)
+    if kind == BREAKDOWN:
+        category = METRICS[spec.metric].category
+        return _image(plots.plot_breakdown(table, category, title=caption), caption)
+    if kind == STAGES:
+        return _image(plots.plot_funnel(table, title=caption), caption)
+    if kind == DISTRIBUTION and spec.metric == "attempts_to_success":
+        return _image(plots.plot_attempts(t.verified["attempts"], title=caption), caption)
+    if kind == DISTRIBUTION and spec.metric == "time_to_verify":
+        return _image(plots.plot_time_to_verify(t.verified["seconds"], title=caption), caption)
+    return ""
+
+
+def _spec_parts(spec: TableSpec, t: SummaryTables) -> list[str]:
+    caption = spec.caption(PERIOD_NAMES[t.trend_period])
+    table = t.table(spec)
+    parts = [f"<h3>{html.escape(caption)}</h3>", _chart(spec, table, t, caption), _table(table)]
+    return [part for part in parts if part]
+
+
+def _anchor(heading: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
+
+
 def _sections(t: SummaryTables) -> list[str]:
-    period = PERIOD_NAMES[t.trend_period]
-    return [
-        _headline(t),
-        _section(
-            "success-by-method",
-            "Success by method",
-            _image(
-                plots.plot_rate_over_time(t.session_trend, title=f"Session success by {period}"),
-                "session success over time",
-            ),
-            "<h3>Sessions (by the method the server used)</h3>",
-            _table(t.session_by_method),
-            "<h3>Verify calls</h3>",
-            _table(t.attempt_by_method),
-        ),
-        _section(
-            "fallback-by-country",
-            "Fallback by country",
-            _image(plots.plot_rate_by_group(t.fallback_by_country), "fallback rate by country"),
-            _table(t.fallback_by_country),
-            _image(
-                plots.plot_rate_over_time(t.fallback_trend, title=f"Fallback rate by {period}"),
-                "fallback rate over time",
-            ),
-        ),
-        _section(
-            "failure-reasons",
-            "Failure reasons",
-            _image(plots.plot_failure_reasons(t.failure_reasons), "failure reasons"),
-            _table(t.failure_reasons),
-        ),
-        _section(
-            "attempts-and-time",
-            "Attempts and time to verify",
-            "<h3>Attempts to success (verified sessions, by method)</h3>",
-            _table(t.attempts),
-            _image(plots.plot_attempts(t.verified["attempts"]), "attempts to success"),
-            "<h3>Time to verify in seconds (verified sessions, by method)</h3>",
-            _table(t.time_to_verify),
-            _image(plots.plot_time_to_verify(t.verified["seconds"]), "time to verify"),
-        ),
-        _section(
-            "funnel", "Funnel", _image(plots.plot_funnel(t.funnel), "funnel"), _table(t.funnel)
-        ),
+    sections = [_headline(t), _set_aside(t)]
+    for heading in SECTIONS:
+        parts = [
+            part for spec in TABLES if spec.section == heading for part in _spec_parts(spec, t)
+        ]
+        sections.append(_section(_anchor(heading), heading, *parts))
+    state = (
+        "complete" if t.comparison.empty or t.comparison["current_complete"].all() else "running"
+    )
+    sections.append(
         _section(
             "comparison",
             f"This {_COMPARED} against the last",
-            "<p>Significant: the two 95 % intervals do not overlap. The latest "
-            f"{_COMPARED} may not be over yet.</p>",
+            f"<p>The latest {state} {_COMPARED} against the one before, every metric on the "
+            "same two weeks. Rates carry 95 % Wilson score intervals; the change is in "
+            "percentage points with Newcombe's 95 % interval; p is the two-proportion z-test, "
+            "Holm-adjusted across the groups of each metric; significant: adjusted p below "
+            "0.05.</p>",
             _table(_comparison(t.comparison)),
-        ),
+        )
+    )
+    sections.append(
         _section(
             "definitions",
             "Definitions",
             "<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in definitions()) + "</ul>",
-        ),
-    ]
+        )
+    )
+    return sections
 
 
 def build(source: Source, *, title: str = "Verigator verification report") -> str:

@@ -1,25 +1,39 @@
-"""The bundle of tables a report shows, declared once and computed by any metric engine.
+"""The tables a report holds, declared once, computed on one ``Analysis`` of the log.
 
-``SummaryTables`` is what the HTML report and the text summary render. ``summary_tables``
-fills it from a ``MetricEngine``: ``FrameEngine`` for an in-memory log, ``scale``'s DuckDB
-``Dataset`` for a Parquet dataset; both give tables of the same shape.
+``TABLES`` names every breakdown the report shows: which metric of the registry, grouped by
+which columns, and whether over time. ``summary_tables(analysis)`` computes them all, with
+the headline (every rate metric over the whole log), the rows set aside and the period
+comparison, into ``SummaryTables``, which the HTML page and the text summary render.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import pandas as pd
 
-from verigator_nb.analysis import METRIC_LABELS, PER_ATTEMPT, SESSION_SUCCESS, MetricEngine
-from verigator_nb.schema import COUNTRY, METHOD
+from verigator_nb.analysis import (
+    ATTEMPT_SUCCESS,
+    AVAILABILITY,
+    CONVERSION,
+    FALLBACK,
+    LOGIN_CONVERSION,
+    METRICS,
+    RATE_METRICS,
+    SESSION_SUCCESS,
+    Analysis,
+)
+from verigator_nb.schema import ACTION, COUNTRY, METHOD, REQUESTED_METHOD
 
 __all__ = [
     "COMPARISON_PERIOD",
+    "GROUP_NAMES",
+    "SECTIONS",
     "TABLES",
     "SummaryTables",
+    "TableSpec",
     "label_rows",
     "summary_tables",
     "trend_period",
@@ -30,28 +44,84 @@ COMPARISON_PERIOD: Final = "W"
 # How many verified sessions the attempt and time charts draw (the tables are exact).
 CHART_SAMPLE: Final = 200_000
 
-_Table = Callable[[MetricEngine, str], pd.DataFrame]
-
-# The report's breakdown tables, each declared once: its field of ``SummaryTables`` and how
-# an engine computes it (given the trend period, for the tables over time).
-TABLES: Final[Mapping[str, _Table]] = {
-    "session_by_method": lambda e, _: e.success_rate(by=METHOD),
-    "attempt_by_method": lambda e, _: e.success_rate(by=METHOD, per=PER_ATTEMPT),
-    "fallback_by_country": lambda e, _: e.fallback_rate(by=COUNTRY),
-    "failure_reasons": lambda e, _: e.failure_reasons(),
-    "attempts": lambda e, _: e.attempts_to_success(by=METHOD),
-    "time_to_verify": lambda e, _: e.time_to_verify(by=METHOD),
-    "funnel": lambda e, _: e.funnel(),
-    "session_trend": lambda e, period: e.success_rate(period=period),
-    "fallback_trend": lambda e, period: e.fallback_rate(period=period),
+# What each grouping column is called in captions: "requested" and "delivered" channel
+# are different groupings and every caption says which one it uses.
+GROUP_NAMES: Final[Mapping[str, str]] = {
+    REQUESTED_METHOD: "requested channel (requested_method)",
+    METHOD: "delivered channel (method)",
+    COUNTRY: "country",  # not a column: its caption
+    ACTION: "call",
 }
 
 
 @dataclass(frozen=True)
+class TableSpec:
+    """One table of the report: ``metric`` grouped by ``by``, over the trend period when
+    ``over_time``; its caption says exactly that."""
+
+    section: str
+    metric: str
+    by: tuple[str, ...] = ()
+    over_time: bool = False
+
+    @property
+    def key(self) -> str:
+        parts = [self.metric, *self.by, *(["trend"] if self.over_time else [])]
+        return "__".join(parts)
+
+    def caption(self, period_name: str) -> str:
+        label = METRICS[self.metric].label
+        groups = [GROUP_NAMES.get(column, column) for column in self.by]
+        if self.over_time:
+            groups.append(period_name)
+        return f"{label} by {' and '.join(groups)}" if groups else label
+
+
+# The report's sections, in order, by the heading each table is shown under.
+CHANNELS: Final = "Conversion and success by channel"
+FALLBACKS: Final = "Fallback"
+AVAILABILITY_SECTION: Final = "Availability and errors"
+ENDINGS: Final = "How verifications end"
+EFFORT: Final = "Attempts, time to verify and latency"
+LOGINS: Final = "Logins, resends and SMS cost"
+TRENDS: Final = "Over time"
+
+TABLES: Final[tuple[TableSpec, ...]] = (
+    TableSpec(CHANNELS, CONVERSION, (REQUESTED_METHOD,)),
+    TableSpec(CHANNELS, CONVERSION, (METHOD,)),
+    TableSpec(CHANNELS, SESSION_SUCCESS, (REQUESTED_METHOD,)),
+    TableSpec(CHANNELS, SESSION_SUCCESS, (METHOD,)),
+    TableSpec(CHANNELS, ATTEMPT_SUCCESS, (METHOD,)),
+    TableSpec(CHANNELS, CONVERSION, (COUNTRY,)),
+    TableSpec(FALLBACKS, FALLBACK, (COUNTRY,)),
+    TableSpec(AVAILABILITY_SECTION, AVAILABILITY, (ACTION,)),
+    TableSpec(AVAILABILITY_SECTION, "call_failures", (ACTION,)),
+    TableSpec(AVAILABILITY_SECTION, "verify_errors"),
+    TableSpec(ENDINGS, "funnel"),
+    TableSpec(ENDINGS, "session_endings"),
+    TableSpec(ENDINGS, "verify_outcomes"),
+    TableSpec(EFFORT, "attempts_to_success", (METHOD,)),
+    TableSpec(EFFORT, "time_to_verify", (METHOD,)),
+    TableSpec(EFFORT, "latency", (ACTION,)),
+    TableSpec(LOGINS, LOGIN_CONVERSION),
+    TableSpec(LOGINS, "resends"),
+    TableSpec(LOGINS, "sms_per_verified_session"),
+    TableSpec(TRENDS, CONVERSION, over_time=True),
+    TableSpec(TRENDS, SESSION_SUCCESS, over_time=True),
+    TableSpec(TRENDS, FALLBACK, over_time=True),
+)
+SECTIONS: Final = tuple(dict.fromkeys(spec.section for spec in TABLES))
+
+
+@dataclass(frozen=True)
 class SummaryTables:
-    """Every table of a report. Rate tables have ``n``, ``successes``, ``rate``, ``ci_low``,
-    ``ci_high``; ``verified`` holds per-session ``attempts`` and ``seconds`` (possibly a sample,
-    for charts only: the distribution tables are exact)."""
+    """Every table of a report.
+
+    ``tables`` holds one frame per ``TableSpec`` of ``TABLES`` by its ``key``; ``headline``
+    every rate metric over the whole log; ``set_aside`` the rows the metrics left out, per
+    reason; ``verified`` per-session ``attempts`` and ``seconds`` (possibly a sample, for
+    charts only: the distribution tables are exact).
+    """
 
     rows: int
     sessions: int
@@ -60,16 +130,13 @@ class SummaryTables:
     trend_period: str
     headline: pd.DataFrame
     comparison: pd.DataFrame
+    set_aside: pd.DataFrame
     verified: pd.DataFrame
-    session_by_method: pd.DataFrame
-    attempt_by_method: pd.DataFrame
-    fallback_by_country: pd.DataFrame
-    failure_reasons: pd.DataFrame
-    attempts: pd.DataFrame
-    time_to_verify: pd.DataFrame
-    funnel: pd.DataFrame
-    session_trend: pd.DataFrame
-    fallback_trend: pd.DataFrame
+    tables: Mapping[str, pd.DataFrame]
+
+    def table(self, spec: TableSpec) -> pd.DataFrame:
+        """The frame computed for ``spec``."""
+        return self.tables[spec.key]
 
 
 def trend_period(first: pd.Timestamp | None, last: pd.Timestamp | None) -> str:
@@ -87,24 +154,28 @@ def label_rows(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return stacked[["metric", *[c for c in stacked.columns if c != "metric"]]]
 
 
-def summary_tables(engine: MetricEngine) -> SummaryTables:
-    """Every report table, computed by ``engine``."""
-    engine.prepare([METHOD])  # the widest grouping of sessions below
-    rows, first, last = engine.extent()
+def summary_tables(analysis: Analysis) -> SummaryTables:
+    """Every report table, computed on ``analysis``."""
+    rows, first, last = analysis.extent()
     period = trend_period(first, last)
-    rates = {name: engine.metric_table(name) for name in METRIC_LABELS}
-    compared = {
-        name: engine.compare_periods(metric=name, period=COMPARISON_PERIOD)
-        for name in METRIC_LABELS
-    }
+    headline = label_rows(analysis.tables(RATE_METRICS))
+    tables: dict[str, pd.DataFrame] = {}
+    for by, over_time in dict.fromkeys((spec.by, spec.over_time) for spec in TABLES):
+        specs = [s for s in TABLES if (s.by, s.over_time) == (by, over_time)]
+        found = analysis.tables(
+            [s.metric for s in specs], by=list(by), period=period if over_time else None
+        )
+        tables |= {spec.key: found[spec.metric] for spec in specs}
+    sessions = headline.loc[headline["metric"] == SESSION_SUCCESS, "n"]
     return SummaryTables(
         rows=rows,
-        sessions=int(rates[SESSION_SUCCESS]["n"].iloc[0]),
+        sessions=int(sessions.iloc[0]),
         first_ts=first,
         last_ts=last,
         trend_period=period,
-        headline=label_rows(rates),
-        comparison=label_rows(compared),
-        verified=engine.verified_sample(CHART_SAMPLE),
-        **{name: table(engine, period) for name, table in TABLES.items()},
+        headline=headline,
+        comparison=analysis.compare(period=COMPARISON_PERIOD),
+        set_aside=analysis.set_aside(),
+        verified=analysis.verified_sample(CHART_SAMPLE),
+        tables=tables,
     )

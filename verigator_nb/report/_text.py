@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from verigator_nb.analysis import METRIC_LABELS
+from verigator_nb.analysis import CONVERSION, ENDING, ENDINGS, METRIC_LABELS
 from verigator_nb.log import DamagedLogWarning
 from verigator_nb.report._format import percent
 from verigator_nb.report._html import Source, tables, write
-from verigator_nb.report._summary import SummaryTables
-from verigator_nb.schema import COLUMN_NAMES, METHOD
+from verigator_nb.report._summary import TABLES, SummaryTables
+from verigator_nb.schema import COLUMN_NAMES, METHOD, REQUESTED_METHOD
 
 __all__ = ["report_command", "summary"]
 
@@ -29,8 +29,14 @@ def _top(table: pd.DataFrame, label: str, value: str, limit: int = 3) -> str:
     return "; ".join(parts) or "none"
 
 
+def _by(t: SummaryTables, metric: str, column: str) -> str:
+    spec = next(s for s in TABLES if s.metric == metric and s.by == (column,))
+    return f"{spec.caption('')}: {_top(t.table(spec), column, 'rate', 9)}"
+
+
 def summary(source: Source) -> str:
-    """A few lines of plain text for a terminal: success by method, fallback, top failures."""
+    """A few lines of plain text for a terminal: every rate metric, conversion by requested
+    and by delivered channel, how sessions that did not verify ended, rows set aside."""
     t = tables(source)
     lines = [f"{t.rows:,} calls, {t.sessions:,} sessions"]
     for row in t.headline.itertuples(index=False):
@@ -38,8 +44,17 @@ def summary(source: Source) -> str:
             f"{METRIC_LABELS[str(row.metric)]}: {percent(row.rate)} "
             f"(95% CI {percent(row.ci_low)}–{percent(row.ci_high)}, n={int(row.n):,})"
         )
-    lines.append(f"Session success by method: {_top(t.session_by_method, METHOD, 'rate', 9)}")
-    lines.append(f"Top failure reasons: {_top(t.failure_reasons, 'reason', 'share')}")
+    lines.append(_by(t, CONVERSION, REQUESTED_METHOD))
+    lines.append(_by(t, CONVERSION, METHOD))
+    endings = next(t.table(s) for s in TABLES if s.metric == "session_endings")
+    unverified = endings[endings[ENDING] != ENDINGS[0]]
+    lines.append(f"Sessions not verified ended: {_top(unverified, ENDING, 'share')}")
+    aside = int(t.set_aside["rows"].sum())
+    if aside:
+        reasons = "; ".join(
+            f"{row.reason} {int(row.rows):,}" for row in t.set_aside.itertuples() if row.rows
+        )
+        lines.append(f"Rows set aside: {aside:,} ({reasons})")
     return "\n".join(lines)
 
 
@@ -97,7 +112,12 @@ def report_command(log_path: str | os.PathLike[str], out_path: str | os.PathLike
         warnings.simplefilter("always", DamagedLogWarning)
         t = _tables_or_problem(log_path)
     for warning in caught:  # lines set aside in a damaged log: one line each, not a traceback
-        print(f"verigator-nb report: warning: {warning.message}", file=sys.stderr)
+        if issubclass(warning.category, DamagedLogWarning):
+            print(f"verigator-nb report: warning: {warning.message}", file=sys.stderr)
+        else:  # anything else goes on as it came
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     if isinstance(t, str):
         print(f"verigator-nb report: {t}", file=sys.stderr)
         return 1

@@ -21,15 +21,16 @@ from matplotlib.ticker import PercentFormatter
 
 __all__ = [
     "plot_attempts",
-    "plot_failure_reasons",
+    "plot_breakdown",
     "plot_funnel",
     "plot_rate_by_group",
     "plot_rate_over_time",
     "plot_time_to_verify",
 ]
 
+# The value columns of the analysis tables (every other column is a group).
 _METRIC_COLUMNS = frozenset(
-    {"n", "successes", "rate", "ci_low", "ci_high", "share", "failed", "dropout", "period"}
+    {"n", "successes", "rate", "ci_low", "ci_high", "share", "total", "dropout", "period"}
 )
 _SIZE = (7.0, 3.6)
 
@@ -118,18 +119,24 @@ def plot_rate_by_group(
     return figure
 
 
-def plot_failure_reasons(table: pd.DataFrame, *, title: str = "Failure reasons") -> Figure:
-    """A ``failure_reasons`` table as bars of failed verify calls per reason (groups summed)."""
+def plot_breakdown(table: pd.DataFrame, category: str, *, title: str = "Verify outcomes") -> Figure:
+    """A breakdown table (``verify_outcomes``, ``verify_errors``, ``session_endings``...) as
+    bars of ``n`` per ``category`` value, groups summed, each labelled with its share of
+    the denominator (the groups' ``total``)."""
     figure, (ax,) = _new(title)
-    counts = table.groupby("reason", sort=False)["n"].sum().sort_values(ascending=True)
-    total = counts.sum()
+    counts = table.groupby(category, sort=False, dropna=False)["n"].sum()
+    counts = counts.sort_values(ascending=True)
+    groups = _group_columns(table, [category])
+    firsts = table.drop_duplicates(groups) if groups else table.head(1)
+    total = int(firsts["total"].sum())
     y = np.arange(len(counts))
     ax.barh(y, counts.to_numpy(), color="tab:red")
-    ax.set_yticks(y, [_text(reason) for reason in counts.index])
-    ax.set_xlabel("failed verify calls")
-    ax.set_xlim(0, max(1, total and counts.max()) * 1.15)
+    ax.set_yticks(y, [_text(value) for value in counts.index])
+    ax.set_xlabel("count")
+    ax.set_xlim(0, max(1, counts.max() if len(counts) else 1) * 1.2)
     for position, count in zip(y, counts, strict=True):
-        ax.annotate(f" {count / total:.1%}", (count, position), va="center", fontsize="small")
+        share = f" {count / total:.1%} of {total:,}" if total else ""
+        ax.annotate(share, (count, position), va="center", fontsize="small")
     if counts.empty:
         _no_data(ax)
     return figure
@@ -195,7 +202,7 @@ def plot_funnel(table: pd.DataFrame, *, title: str = "Verification funnel") -> F
     for step, (position, count) in enumerate(zip(y, counts, strict=True)):
         note = f" {count:,} ({count / first:.1%})" if first else f" {count:,}"
         if step and counts.iloc[step - 1]:
-            note += f", -{1 - count / counts.iloc[step - 1]:.1%}"
+            note += f", dropout {1 - count / counts.iloc[step - 1]:.1%}"
         ax.annotate(note, (count, position), va="center", fontsize="small")
     if not counts.any():  # no stages, or no session initiated: zero bars say nothing
         _no_data(ax)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
-from verigator_nb import analysis
 from verigator_nb.log import OutcomeLog
 from verigator_nb.schema import (
     ACTION,
@@ -43,6 +43,7 @@ class LogPanel(widgets.VBox):
     def __init__(self, log: OutcomeLog, *, rows: int = 8) -> None:
         self._log = log
         self._rows = rows
+        self._con: Any = None  # one DuckDB connection for every refresh, made on the first
         self._rates = widgets.HTML()
         self._table = widgets.HTML()
         self._latest: pd.DataFrame  # set by refresh()
@@ -62,17 +63,23 @@ class LogPanel(widgets.VBox):
     def refresh(self) -> None:
         """Re-read the log and redraw."""
         frame = self._log.df
-        self._rates.value = escape(_rates_text(frame))
+        if self._con is None:
+            from verigator_nb.analysis import connect
+
+            self._con = connect()
+        self._rates.value = escape(_rates_text(frame, self._con))
         self._latest = frame[_SHOWN].tail(self._rows).reset_index(drop=True)
         self._table.value = self._latest.to_html(index=False, na_rep="", escape=True, border=0)
 
 
-def _rates_text(frame: pd.DataFrame) -> str:
-    parts = [
-        _rate("session success", analysis.success_rate(frame, per=analysis.PER_SESSION)),
-        _rate("attempt success", analysis.success_rate(frame, per=analysis.PER_ATTEMPT)),
-        _rate("TOTP→SMS fallback", analysis.fallback_rate(frame)),
-    ]
+def _rates_text(frame: pd.DataFrame, con: Any) -> str:
+    """The panel's rates, named and labelled as in the metric registry."""
+    from verigator_nb import analysis  # Ibis and DuckDB load on the first refresh
+
+    shown = (analysis.SESSION_SUCCESS, analysis.ATTEMPT_SUCCESS, analysis.FALLBACK)
+    with analysis.Analysis(frame, con=con) as computed:
+        tables = computed.tables(shown)
+    parts = [_rate(analysis.METRIC_LABELS[name], table) for name, table in tables.items()]
     return f"{len(frame)} calls · " + " · ".join(parts)
 
 

@@ -1,0 +1,141 @@
+"""A metric's counts per group, as one Ibis aggregation over its grain's table.
+
+``counts(metric, table, keys)`` is the only place a metric's ``rows`` and ``value`` meet a
+``group_by``; what comes back is a few numbers per group (counts, sums, quantiles), which
+``_finish`` turns into the metric's table. Periods are added here as a ``period`` key: the
+UTC start of the row's day, ISO week (Monday) or month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from verigator_nb.analysis._registry import (
+    BREAKDOWN,
+    DISTRIBUTION,
+    FUNNEL_STAGES,
+    RATE,
+    RATIO,
+    STAGES,
+    Metric,
+    funnel_flags,
+)
+from verigator_nb.analysis._stats import QUANTILES
+from verigator_nb.schema import TS
+
+__all__ = ["PERIOD", "PERIODS", "PERIOD_NAMES", "check_period", "counts", "with_period"]
+
+PERIOD: Final = "period"  # not a log column: the key periods add
+# The calendar periods, by the code every ``period=`` takes, with the word people read.
+PERIOD_NAMES: Final[Mapping[str, str]] = {"D": "day", "W": "week", "M": "month"}
+PERIODS: Final = tuple(PERIOD_NAMES)
+_UNITS: Final = {"D": "D", "W": "W", "M": "M"}
+
+
+def check_period(period: str | None) -> None:
+    """Raise ``ValueError`` unless ``period`` is None, "D", "W" or "M"."""
+    if period is not None and period not in PERIODS:
+        raise ValueError(f"period must be None, 'D', 'W' or 'M', not {period!r}")
+
+
+def with_period(table: ir.Table, period: str | None) -> ir.Table:
+    """``table`` with ``period``, the start of its row's period, when one is asked for."""
+    if period is None:
+        return table
+    return table.mutate(**{PERIOD: table[TS].truncate(_UNITS[period])})
+
+
+def counts(metric: Metric, table: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """The numbers ``_finish`` needs for ``metric``, per ``keys`` (a table of a few rows).
+
+    rate: ``n``, ``successes``; distribution: ``n``, ``mean`` and the quantiles; breakdown:
+    ``total`` per group, then ``n`` per group and category (two tables, joined later: see
+    ``breakdown_counts``); ratio: ``numerator``, ``denominator``; stages: one count per stage.
+    """
+    rows = table if metric.rows is None else table.filter(metric.rows(table))
+    if metric.kind == RATE:
+        hits = metric.value(rows).fill_null(False).cast("int64")
+        return _grouped(rows, keys, n=rows.count(), successes=hits.sum())
+    if metric.kind == DISTRIBUTION:
+        value = metric.value(rows).cast("float64")
+        quantiles = {name: value.quantile(q) for name, q in QUANTILES.items()}
+        return _grouped(rows, keys, n=value.count(), mean=value.mean(), **quantiles)
+    if metric.kind == RATIO:
+        assert metric.counted is not None
+        numerator = metric.value(rows).cast("int64").fill_null(0).sum()
+        denominator = metric.counted(rows).cast("int64").fill_null(0).sum()
+        return _grouped(rows, keys, numerator=numerator, denominator=denominator)
+    if metric.kind == STAGES:
+        flags = {
+            stage: flag.fill_null(False).cast("int64").sum()
+            for stage, flag in funnel_flags(rows).items()
+        }
+        return _grouped(rows, keys, **{FUNNEL_STAGES[0]: rows.count()}, **flags)
+    raise ValueError(f"{metric.name} is a {metric.kind}: use breakdown_counts")
+
+
+def rate_counts(metrics: Sequence[Metric], table: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """Several rates of one grain in one pass: ``n_<i>`` and ``successes_<i>`` for the i-th.
+
+    Each metric's ``rows`` becomes a condition instead of a filter, so a group appears when
+    any of the metrics has rows in it; ``split_rates`` drops a metric's groups without.
+    """
+    columns: dict[str, ir.Scalar] = {}
+    for index, metric in enumerate(metrics):
+        hit = metric.value(table).fill_null(False)
+        if metric.rows is None:
+            columns[f"n_{index}"] = table.count()
+        else:
+            rows = metric.rows(table).fill_null(False)
+            columns[f"n_{index}"] = rows.cast("int64").sum()
+            hit = rows & hit
+        columns[f"successes_{index}"] = hit.cast("int64").sum()
+    return _grouped(table, keys, **columns)
+
+
+def split_rates(raw: pd.DataFrame, count: int, keys: Sequence[str]) -> list[pd.DataFrame]:
+    """``rate_counts``'s answer as one frame of keys, ``n``, ``successes`` per metric; with
+    keys, only the groups where that metric has rows."""
+    parts = []
+    for index in range(count):
+        part = raw[[*keys, f"n_{index}", f"successes_{index}"]].set_axis(
+            [*keys, "n", "successes"], axis=1
+        )
+        if keys:
+            part = part[pd.to_numeric(part["n"]).fillna(0) > 0]
+        parts.append(part)
+    return parts
+
+
+def breakdown_counts(
+    metric: Metric, table: ir.Table, keys: Sequence[str]
+) -> tuple[ir.Table, ir.Table]:
+    """A breakdown's group totals (``total``) and its counts per category (``n``)."""
+    assert metric.kind == BREAKDOWN
+    rows = table if metric.rows is None else table.filter(metric.rows(table))
+    totals = _grouped(rows, keys, total=rows.count())
+    counted = rows if metric.counted is None else rows.filter(metric.counted(rows))
+    named = counted.mutate(_category=metric.value(counted))
+    per_category = named.group_by([*keys, "_category"]).aggregate(n=named.count())
+    return totals, per_category.rename({metric.category: "_category"})
+
+
+def _grouped(rows: ir.Table, keys: Sequence[str], **metrics: ir.Scalar) -> ir.Table:
+    if not keys:
+        return rows.aggregate(**metrics)
+    return rows.group_by(list(keys)).aggregate(**metrics)
+
+
+def distinct_groups(table: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """Every combination of ``keys`` present in ``table``."""
+    return table.select(*keys).distinct()
+
+
+def literal_period(start: object) -> ir.Value:
+    """A period start as a UTC timestamp literal (for filtering on ``period``)."""
+    return ibis.timestamp(start).cast("timestamp('UTC')")

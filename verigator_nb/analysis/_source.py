@@ -1,0 +1,199 @@
+"""Any outcome log as one Ibis table: a DataFrame, a file, a Parquet dataset, a Spark table.
+
+``log_table(source)`` is where the metrics meet their input. Whatever the source, the table
+it returns has every column of ``verigator_nb.schema`` at one type (text, bool, integer, float,
+a UTC timestamp; categories read as text, an empty text as empty) and ``_row``, the row's
+place in reading order, which "the first occurrence" of a duplicate refers to. A frame, a
+file or a dataset is read by DuckDB (in process, no server); an Ibis table or a PySpark
+DataFrame stays on its own backend, so the same expressions run there.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from verigator_nb.analysis._duck import connect, glob_literal
+from verigator_nb.schema import (
+    ACTION,
+    ATTEMPT,
+    COLUMN_NAMES,
+    COLUMNS,
+    HTTP_STATUS,
+    LATENCY_MS,
+    SESSION_ID,
+    TS,
+    empty_frame,
+)
+
+__all__ = ["ROW", "LogTable", "Source", "log_table"]
+
+Source = Any  # a DataFrame, a path, an Ibis table or a PySpark DataFrame (checked at run time)
+
+ROW: Final = "_row"  # not a column: the reading order the cleaning rules refer to
+_REQUIRED: Final = (TS, ACTION, SESSION_ID)
+_BOOLEAN: Final = frozenset(c.name for c in COLUMNS if c.kind == "boolean")
+_INTEGER: Final = frozenset({HTTP_STATUS, ATTEMPT})
+_FLOAT: Final = frozenset({LATENCY_MS})
+_EXPORTS: Final = (".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """A log as an Ibis table with the schema's columns and ``_row``, on ``backend``."""
+
+    table: ir.Table
+    backend: Any
+    where: str  # what the log is, for messages: "a DataFrame", a path, "a Spark table"
+    registered: str | None = None  # the name a frame was registered under with DuckDB
+
+    @property
+    def is_spark(self) -> bool:
+        return getattr(self.backend, "name", "") == "pyspark"
+
+    def release(self) -> None:
+        """Unregister the frame this log was read from (nothing to do for other sources)."""
+        if self.registered is not None:
+            self.backend.con.unregister(self.registered)
+
+
+def log_table(source: Source, *, con: Any = None) -> LogTable:
+    """``source`` as a ``LogTable``.
+
+    ``source`` may be an outcome-log DataFrame, a ``.jsonl``/``.csv``/``.parquet`` log file, a
+    day-partitioned Parquet dataset folder, an Ibis table, or a PySpark DataFrame. ``con`` is
+    the DuckDB Ibis connection to use for frames and files (default: a new one). Raises
+    ``ValueError`` naming the missing columns when ``ts``, ``action`` or ``session_id`` is
+    absent; other schema columns may be absent and read as empty.
+    """
+    if isinstance(source, pd.DataFrame):
+        backend = con if con is not None else connect()
+        table = _frame_table(source, backend)
+        return LogTable(_normalise(table), backend, "a DataFrame", table.get_name())
+    if isinstance(source, ir.Table):
+        return LogTable(_normalise(source), source.get_backend(), "an Ibis table")
+    if type(source).__module__.startswith("pyspark."):
+        return _spark_table(source)
+    if isinstance(source, str | os.PathLike):
+        return _path_table(Path(source), con)
+    raise TypeError(
+        "a log is a DataFrame, a log file or dataset folder, an Ibis table or a Spark "
+        f"DataFrame, not {type(source).__name__}"
+    )
+
+
+def _frame_table(df: pd.DataFrame, backend: Any) -> ir.Table:
+    """The frame registered with DuckDB (as Arrow, not copied again); categories as text,
+    reading order as ``_row``.
+
+    Registered by name rather than as an ``ibis.memtable``, so the tables derived from it
+    can be materialised with plain SQL (``_engine``).
+    """
+    _require(df.columns, "the frame")
+    frame = df.copy(deep=False)
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype("str").where(frame[name].notna(), None)
+    frame[ROW] = np.arange(len(frame), dtype=np.int64)
+    name = f"verigator_log_{uuid.uuid4().hex}"
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    backend.con.register(name, arrow)
+    # Named by its Arrow schema: asking DuckDB for it would cost a query.
+    return ibis.table(ibis.Schema.from_pyarrow(arrow.schema), name=name)
+
+
+def _path_table(path: Path, con: Any) -> LogTable:
+    """A log file or a dataset folder: Parquet read in place by DuckDB, other files loaded
+    through ``OutcomeLog`` (which checks them row by row and says what it set aside)."""
+    backend = con if con is not None else connect()
+    if path.is_dir() and next(path.glob("**/*.parquet"), None) is None:
+        return LogTable(_normalise(_frame_table(empty_frame(), backend)), backend, str(path))
+    if path.is_dir():
+        pattern = glob_literal(path) + "/**/*.parquet"
+        table = backend.read_parquet(
+            pattern, hive_partitioning=False, filename=True, file_row_number=True
+        )
+        return LogTable(_normalise(_numbered(table)), backend, str(path))
+    if path.suffix.lower() in _EXPORTS:
+        table = backend.read_parquet(glob_literal(path), filename=True, file_row_number=True)
+        return LogTable(_normalise(_numbered(table)), backend, str(path))
+    from verigator_nb.log import OutcomeLog  # a JSONL or CSV log: its own reader
+
+    with OutcomeLog.load(path) as log:
+        table = _frame_table(log.df, backend)
+    return LogTable(_normalise(table), backend, str(path), table.get_name())
+
+
+def _numbered(table: ir.Table) -> ir.Table:
+    """A Parquet read's reading order: file by file (by name), row by row within a file."""
+    _require(table.columns, "the Parquet data")
+    order = ibis.row_number().over(order_by=[table.filename, table.file_row_number])
+    return table.mutate(**{ROW: order}).drop("filename", "file_row_number")
+
+
+def _spark_table(frame: Any) -> LogTable:
+    """A PySpark DataFrame, registered as a temporary view of its own session."""
+    _require(frame.columns, "the Spark DataFrame")
+    session = frame.sparkSession
+    name = f"verigator_log_{uuid.uuid4().hex}"
+    frame.createOrReplaceTempView(name)
+    backend = ibis.pyspark.connect(session)
+    table = backend.table(name)
+    if ROW not in table.columns:
+        # Spark keeps no reading order of its own: its monotonically increasing id follows
+        # the partitions in order, which is the order rows were read in.
+        from pyspark.sql import functions
+
+        numbered = frame.withColumn(ROW, functions.monotonically_increasing_id())
+        numbered.createOrReplaceTempView(name)
+        table = backend.table(name)
+    return LogTable(_normalise(table), backend, "a Spark table")
+
+
+def _require(columns: Any, where: str) -> None:
+    missing = [name for name in _REQUIRED if name not in set(columns)]
+    if missing:
+        raise ValueError(f"{where} lacks the outcome log's column(s): {', '.join(missing)}")
+
+
+def _normalise(table: ir.Table) -> ir.Table:
+    """Every schema column at its one type, absent ones empty; an empty text is empty."""
+    columns = {}
+    for name in COLUMN_NAMES:
+        target = _type_of(name)
+        if name not in table.columns:
+            columns[name] = ibis.null(target)
+            continue
+        column = table[name]
+        if target.is_string():
+            column = column.cast("string")
+            column = ibis.ifelse(column == "", ibis.null("string"), column)
+        elif target.is_timestamp():
+            column = column.cast(target) if not column.type().is_timestamp() else column
+        elif column.type() != target:
+            column = column.cast(target)
+        columns[name] = column
+    columns[ROW] = table[ROW].cast("int64")
+    return table.select(**columns)
+
+
+def _type_of(name: str) -> dt.DataType:
+    if name == TS:
+        return dt.Timestamp(timezone="UTC")
+    if name in _BOOLEAN:
+        return dt.boolean
+    if name in _INTEGER:
+        return dt.int32
+    if name in _FLOAT:
+        return dt.float64
+    return dt.string
