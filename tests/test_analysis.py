@@ -337,7 +337,7 @@ def sql(big_log):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.register("log", big_log)
-    yield lambda query: con.execute(query).df()
+    yield lambda query: con.execute(query).to_arrow_table().to_pandas()
     con.close()
 
 

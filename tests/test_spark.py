@@ -137,3 +137,18 @@ def test_the_public_functions_take_a_spark_dataframe(log: pd.DataFrame) -> None:
         _comparable(analysis.conversion(log, by=REQUESTED_METHOD)),
         rtol=1e-9,
     )
+
+
+def test_spark_reading_the_dataset_files_keeps_the_first_of_each_event_id(
+    log: pd.DataFrame, tmp_path: Path
+) -> None:
+    copies = log.head(30).assign(country="XX")  # the same event ids again, later in the files
+    write_dataset(pd.concat([log, copies], ignore_index=True), tmp_path)
+    with Analysis(spark_session().read.parquet(str(tmp_path))) as on_spark:
+        assert on_spark.set_aside()["rows"].tolist() == [5, 70, 1]
+        table = on_spark.table("session_success", by=COUNTRY)
+    assert "XX" not in set(table[COUNTRY].dropna())
+    with Analysis(tmp_path) as in_place:
+        assert_frame_equal(
+            _comparable(table), _comparable(in_place.table("session_success", by=COUNTRY))
+        )

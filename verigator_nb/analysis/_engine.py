@@ -44,7 +44,7 @@ from verigator_nb.analysis._registry import (
     SESSION,
     Metric,
 )
-from verigator_nb.analysis._source import ROW, LogTable, Source, log_table
+from verigator_nb.analysis._source import ROW, LogTable, Source, log_table, normalise
 from verigator_nb.schema import ATTEMPT, RESULT, TS, VERIFIED
 
 __all__ = ["Analysis", "By", "as_columns"]
@@ -90,29 +90,36 @@ class Analysis:
 
     @cached_property
     def _stages(self) -> dict[str, tuple[str, sch.Schema]]:
-        """The log, its marked rows and kept calls, by stage: table name and schema."""
+        """The log, its rows set aside and the calls kept, by stage: table name and schema."""
         stages: dict[str, tuple[str, sch.Schema]] = {}
         name = self._name("log")
-        self._runner.keep(name, self.log.backend.compile(self.log.table), view=True)
+        self._runner.keep(name, self._log_sql(), view=True)
         self._kept.append((name, True))
         stages[_LOG] = (name, self.log.table.schema())
-        self._keep(stages, _MARKED, _marked_of, _LOG)
-        self._keep(stages, CALL, _calls_of, _MARKED, view=True)
+        self._keep(stages, _ASIDE, _aside_of, (_LOG,))
+        self._keep(stages, CALL, _calls_of, (_LOG, _ASIDE), view=True)
         return stages
+
+    def _log_sql(self) -> str:
+        """The normalised log as SQL: for a registered frame, compiled once per process."""
+        log = self.log
+        if log.registered is None or log.raw is None:
+            return str(log.backend.compile(log.table))
+        return compiled(normalise, (log.raw,), self._runner.dialect).bind(log.registered)
 
     def _keep(
         self,
         stages: dict[str, tuple[str, sch.Schema]],
         stage: str,
         build: Callable[..., ir.Table],
-        source: str,
+        sources: tuple[str, ...],
         *args: Hashable,
         view: bool = False,
     ) -> None:
-        name, schema = stages[source]
-        query = compiled(build, (schema,), self._runner.dialect, args)
+        inputs = [stages[source] for source in sources]
+        query = compiled(build, tuple(schema for _, schema in inputs), self._runner.dialect, args)
         kept = self._name(stage)
-        self._runner.keep(kept, query.bind(name), view=view)
+        self._runner.keep(kept, query.bind(*(name for name, _ in inputs)), view=view)
         self._kept.append((kept, view))
         stages[stage] = (kept, query.schema)
 
@@ -120,11 +127,11 @@ class Analysis:
         """A stage's table, built on first use (sessions, then logins)."""
         stages = self._stages
         if stage == SESSION and SESSION not in stages:
-            self._keep(stages, SESSION, _sessions_of, CALL)
+            self._keep(stages, SESSION, _sessions_of, (CALL,))
         if stage == LOGIN and LOGIN not in stages:
             self._stage(SESSION)
             gap = int(self.gap / timedelta(microseconds=1))
-            self._keep(stages, LOGIN, _logins_of, SESSION, gap)
+            self._keep(stages, LOGIN, _logins_of, (SESSION,), gap)
         return stages[stage]
 
     def _name(self, stage: str) -> str:
@@ -149,7 +156,7 @@ class Analysis:
 
     def set_aside(self) -> pd.DataFrame:
         """Rows the metrics leave out, per reason (every reason listed, 0 included)."""
-        found = self._fetch(_set_aside_of, _MARKED)
+        found = self._fetch(_set_aside_of, _ASIDE)
         rows = dict(zip(found[REASON], found["rows"], strict=True))
         return pd.DataFrame(
             {
@@ -309,15 +316,15 @@ class Analysis:
 # compiled once per process (``_queries.compiled``) -----------------------------------------
 
 _LOG = "log"
-_MARKED = "marked"
+_ASIDE = "aside"
 
 
-def _marked_of(log: ir.Table) -> ir.Table:
-    return _grains.cleaned(log)
+def _aside_of(log: ir.Table) -> ir.Table:
+    return _grains.set_aside(log)
 
 
-def _calls_of(marked: ir.Table) -> ir.Table:
-    return _grains.calls(marked)
+def _calls_of(log: ir.Table, aside: ir.Table) -> ir.Table:
+    return _grains.calls(log, aside)
 
 
 def _sessions_of(calls: ir.Table) -> ir.Table:
@@ -328,8 +335,7 @@ def _logins_of(sessions: ir.Table, gap_us: int) -> ir.Table:
     return _grains.logins(sessions, timedelta(microseconds=gap_us))
 
 
-def _set_aside_of(marked: ir.Table) -> ir.Table:
-    aside = marked.filter(marked[REASON].notnull())
+def _set_aside_of(aside: ir.Table) -> ir.Table:
     return aside.group_by(REASON).aggregate(rows=aside.count())
 
 

@@ -4,8 +4,9 @@ This module is the metric contract's "Rows the metrics use", "Calls", "Sessions"
 (``docs/metrics.md``), written once for every engine:
 
 - ``cleaned(log)`` marks each row with the reason it is set aside (``incomplete``,
-  ``duplicate``, ``verify before its initiate``) or none; ``calls`` are the rows kept, with
-  ``answered``, ``succeeded`` and ``status_class``.
+  ``duplicate``, ``verify before its initiate``) or none; ``set_aside(log)`` keeps just
+  those rows' numbers and reasons, and ``calls(log, aside)`` are the other rows, with
+  ``answered``, ``succeeded`` and ``status_class`` (so the log is never copied whole).
 - ``sessions(calls)``: one row per session, the columns of its initiate (the earliest initiate
   row of its ``session_id``) and what its verify rows say: tried, verified, the first verified
   verify, attempts to it, how the session ended.
@@ -56,6 +57,7 @@ __all__ = [
     "cleaned",
     "logins",
     "sessions",
+    "set_aside",
 ]
 
 # Why a row is set aside, checked in this order; a row counts under its first reason.
@@ -113,10 +115,17 @@ def cleaned(log: ir.Table) -> ir.Table:
     return joined.mutate(**{REASON: reason}).drop("_reason", "_opened")
 
 
-def calls(marked: ir.Table) -> ir.Table:
-    """The rows kept, with ``answered`` (a status below 500 came back), ``succeeded`` (2xx)
-    and ``status_class`` ("2xx" ... "5xx", or "none" when no answer came)."""
-    kept = marked.filter(marked[REASON].isnull()).drop(REASON)
+def set_aside(log: ir.Table) -> ir.Table:
+    """The rows set aside: their ``_row`` and ``reason`` (a few, usually none)."""
+    marked = cleaned(log)
+    return marked.filter(marked[REASON].notnull()).select(ROW, REASON)
+
+
+def calls(log: ir.Table, aside: ir.Table) -> ir.Table:
+    """The rows kept (``log`` less the rows ``aside``), with ``answered`` (a status below 500
+    came back), ``succeeded`` (2xx) and ``status_class`` ("2xx" ... "5xx", or "none" when no
+    answer came)."""
+    kept = log.anti_join(aside, ROW)
     status = kept[HTTP_STATUS]
     hundreds = (status // 100).cast("int64").cast("string")
     return kept.mutate(

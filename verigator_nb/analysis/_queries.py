@@ -90,7 +90,8 @@ class DuckRunner:
         self._con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {sql}")
 
     def fetch(self, sql: str) -> pd.DataFrame:
-        return self._con.execute(sql).df()
+        # Through Arrow: DuckDB's own .df() calls a pandas API that pandas 3 deprecates.
+        return self._con.execute(sql).to_arrow_table().to_pandas()
 
     def drop(self, name: str, *, view: bool = False) -> None:
         self._con.execute(f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS {name}")

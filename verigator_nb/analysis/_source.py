@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.schema as sch
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -56,6 +57,7 @@ class LogTable:
     backend: Any
     where: str  # what the log is, for messages: "a DataFrame", a path, "a Spark table"
     registered: str | None = None  # the name a frame was registered under with DuckDB
+    raw: sch.Schema | None = None  # that frame's own schema, before ``normalise``
 
     @property
     def is_spark(self) -> bool:
@@ -79,9 +81,9 @@ def log_table(source: Source, *, con: Any = None) -> LogTable:
     if isinstance(source, pd.DataFrame):
         backend = con if con is not None else connect()
         table = _frame_table(source, backend)
-        return LogTable(_normalise(table), backend, "a DataFrame", table.get_name())
+        return LogTable(normalise(table), backend, "a DataFrame", table.get_name(), table.schema())
     if isinstance(source, ir.Table):
-        return LogTable(_normalise(source), source.get_backend(), "an Ibis table")
+        return LogTable(normalise(source), source.get_backend(), "an Ibis table")
     if type(source).__module__.startswith("pyspark."):
         return _spark_table(source)
     if isinstance(source, str | os.PathLike):
@@ -117,21 +119,21 @@ def _path_table(path: Path, con: Any) -> LogTable:
     through ``OutcomeLog`` (which checks them row by row and says what it set aside)."""
     backend = con if con is not None else connect()
     if path.is_dir() and next(path.glob("**/*.parquet"), None) is None:
-        return LogTable(_normalise(_frame_table(empty_frame(), backend)), backend, str(path))
+        return LogTable(normalise(_frame_table(empty_frame(), backend)), backend, str(path))
     if path.is_dir():
         pattern = glob_literal(path) + "/**/*.parquet"
         table = backend.read_parquet(
             pattern, hive_partitioning=False, filename=True, file_row_number=True
         )
-        return LogTable(_normalise(_numbered(table)), backend, str(path))
+        return LogTable(normalise(_numbered(table)), backend, str(path))
     if path.suffix.lower() in _EXPORTS:
         table = backend.read_parquet(glob_literal(path), filename=True, file_row_number=True)
-        return LogTable(_normalise(_numbered(table)), backend, str(path))
+        return LogTable(normalise(_numbered(table)), backend, str(path))
     from verigator_nb.log import OutcomeLog  # a JSONL or CSV log: its own reader
 
     with OutcomeLog.load(path) as log:
         table = _frame_table(log.df, backend)
-    return LogTable(_normalise(table), backend, str(path), table.get_name())
+    return LogTable(normalise(table), backend, str(path), table.get_name(), table.schema())
 
 
 def _numbered(table: ir.Table) -> ir.Table:
@@ -142,22 +144,32 @@ def _numbered(table: ir.Table) -> ir.Table:
 
 
 def _spark_table(frame: Any) -> LogTable:
-    """A PySpark DataFrame, registered as a temporary view of its own session."""
+    """A PySpark DataFrame, numbered in reading order and registered as a temporary view of
+    its own session."""
     _require(frame.columns, "the Spark DataFrame")
-    session = frame.sparkSession
     name = f"verigator_log_{uuid.uuid4().hex}"
-    frame.createOrReplaceTempView(name)
-    backend = ibis.pyspark.connect(session)
-    table = backend.table(name)
-    if ROW not in table.columns:
-        # Spark keeps no reading order of its own: its monotonically increasing id follows
-        # the partitions in order, which is the order rows were read in.
-        from pyspark.sql import functions
+    (frame if ROW in frame.columns else _spark_numbered(frame)).createOrReplaceTempView(name)
+    backend = ibis.pyspark.connect(frame.sparkSession)
+    return LogTable(normalise(backend.table(name)), backend, "a Spark table")
 
-        numbered = frame.withColumn(ROW, functions.monotonically_increasing_id())
-        numbered.createOrReplaceTempView(name)
-        table = backend.table(name)
-    return LogTable(_normalise(table), backend, "a Spark table")
+
+def _spark_numbered(frame: Any) -> Any:
+    """``frame`` with ``_row``: for rows read from files, file by file (by name) and row by
+    row within a file, as DuckDB numbers a dataset; otherwise the order of the partitions
+    (a frame made from pandas or Arrow keeps the rows' order there). Spark packs files into
+    partitions by size, so a file-backed frame's partition order is not its reading order.
+    """
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import Window, functions
+
+    try:
+        located = frame.select("*", "_metadata.file_path", "_metadata.row_index")
+        located.schema  # noqa: B018  # resolves the plan: fails when rows come from no file
+    except AnalysisException:
+        return frame.withColumn(ROW, functions.monotonically_increasing_id())
+    order = Window.orderBy("file_path", "row_index")
+    numbered = located.withColumn(ROW, functions.row_number().over(order) - 1)
+    return numbered.drop("file_path", "row_index")
 
 
 def _require(columns: Any, where: str) -> None:
@@ -166,7 +178,7 @@ def _require(columns: Any, where: str) -> None:
         raise ValueError(f"{where} lacks the outcome log's column(s): {', '.join(missing)}")
 
 
-def _normalise(table: ir.Table) -> ir.Table:
+def normalise(table: ir.Table) -> ir.Table:
     """Every schema column at its one type, absent ones empty; an empty text is empty."""
     columns = {}
     for name in COLUMN_NAMES:
