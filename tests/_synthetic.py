@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from verigator_nb.schema import COLUMN_NAMES, empty_frame
+from verigator_nb.schema import COLUMN_NAMES, VERIGATOR, empty_frame
 
 __all__ = ["synthetic_log"]
 
@@ -128,6 +128,7 @@ def _finish(frame: pd.DataFrame, rng: np.random.Generator, owner: np.ndarray) ->
         session_id=_strings("s", owner),
         endpoint="sandbox",
         tags=np.where(owner % 10 == 0, "campaign-a", ""),
+        provider=VERIGATOR,
     )
     frame = frame[list(COLUMN_NAMES)].astype(empty_frame().dtypes.to_dict())
     return frame.sort_values("ts", kind="stable").reset_index(drop=True)

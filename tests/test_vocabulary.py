@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).parents[1] / "verigator_nb"
 HOMES = {"schema.py", "models.py"}
 # The stages whose code reads and writes outcome-log rows (the client's wire format and the
 # sandbox's JSON speak the API's field names, which only look like column names).
-ROW_STAGES = ("log", "analysis", "report", "widgets", "client/_recorder.py")
+ROW_STAGES = ("log", "analysis", "report", "widgets", "importers", "client/_recorder.py")
 WORDS = set(METHODS) | set(RESULTS)
 MARK = "# not a column"
 

@@ -13,10 +13,11 @@ and the shared vocabulary beside them: ``models`` (the protocol's words and resu
 and ``cli`` put the stages to work.
 
 Re-exported here: ``Api``, ``DEFAULT_ENDPOINT``, the result types, ``METHOD_TOTP`` and
-``METHOD_SMS``, ``VerigatorError`` and ``errors``. ``OutcomeLog``, ``Sandbox``,
-``SandboxControl`` and the modules ``analysis``, ``plots``, ``report``, ``scale``,
-``simulate`` and ``widgets`` are imported on first use: they pull in pandas, matplotlib,
-DuckDB, the HTTP server and ipywidgets, which a plain client does not need.
+``METHOD_SMS``, ``VerigatorError`` and ``errors``. ``OutcomeLog``, ``record`` (an application
+on the official client, recorded: ``client._official``), ``Sandbox``, ``SandboxControl`` and
+the modules ``analysis``, ``plots``, ``report``, ``scale``, ``simulate`` and ``widgets`` are
+imported on first use: they pull in pandas, matplotlib, DuckDB, the HTTP server and
+ipywidgets, which a plain client does not need.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Service, Us
 if TYPE_CHECKING:
     from verigator_nb import analysis, report, simulate, widgets
     from verigator_nb.analysis import scale
+    from verigator_nb.client._official import record
     from verigator_nb.log import OutcomeLog
     from verigator_nb.report import plots
     from verigator_nb.sandbox import Sandbox, SandboxControl
@@ -52,6 +54,7 @@ __all__ = [
     "analysis",
     "errors",
     "plots",
+    "record",
     "report",
     "scale",
     "simulate",
@@ -65,6 +68,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SandboxControl": ("verigator_nb.sandbox", "SandboxControl"),
     "analysis": ("verigator_nb.analysis", None),
     "plots": ("verigator_nb.report.plots", None),
+    "record": ("verigator_nb.client._official", "record"),
     "report": ("verigator_nb.report", None),
     "scale": ("verigator_nb.analysis.scale", None),
     "simulate": ("verigator_nb.simulate", None),

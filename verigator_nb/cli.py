@@ -15,6 +15,11 @@ status. To add a subcommand, write the pair and list ``_add_<name>`` in ``_SUBCO
 - ``verigator-nb report LOG --out report.html`` builds the HTML report from an outcome log.
 - ``verigator-nb sample-data [--out PATH] [--http]`` regenerates
   ``data/sample_outcome_log.parquet`` from its seeds (the same rows either way).
+- ``verigator-nb import SOURCE... [--format events|twilio|vonage] [--map COLUMN=FIELD,...]
+  [--provider NAME] [--tags TEXT] [--assume-utc] [--summary FILE] --out LOG`` turns another
+  provider's export, or the application's own events, into outcome-log rows
+  (``docs/import.md``): appended to a JSONL log, or written as a ``.csv``/``.parquet``
+  export; nothing is written when any record is refused.
 
 A command that cannot do its job prints one line, ``verigator-nb <command>: <what is wrong>``,
 on stderr and exits 1 (argparse's usage errors exit 2), never a traceback; where it will write
@@ -30,7 +35,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the sandbox server is imported only when the subcommand runs
+if TYPE_CHECKING:  # the sandbox server and the importers load only when a subcommand runs
+    from verigator_nb.importers import Imported
     from verigator_nb.sandbox import SandboxServer
 
 __all__ = ["build_parser", "main"]
@@ -265,12 +271,122 @@ def _run_sample_data(args: argparse.Namespace) -> int:
     return 0
 
 
+_FORMATS = ("events", "twilio", "vonage")
+_EXPORTS = (".csv", ".parquet", ".pq")
+
+
+def _add_import(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "import",
+        help="import another provider's export, or your own events, as outcome-log rows",
+        description="Map Twilio Verify attempts (JSON), Vonage Verify v2 report records (CSV) "
+        "or the application's own events (CSV or JSONL, by --map) onto the outcome log's "
+        "columns (docs/import.md). A record that does not fit stops the import; nothing is "
+        "written then.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="the file(s) to import")
+    parser.add_argument(
+        "--format", choices=_FORMATS, default="events", help="what the files are (default events)"
+    )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COLUMN=FIELD,...",
+        help="events: which field holds each log column (ts, action and session_id at least; "
+        "phone=FIELD keeps only its country); vonage: a report field's other header name",
+    )
+    parser.add_argument(
+        "--provider",
+        help="the provider column's value (default: the format's name; events: required)",
+    )
+    parser.add_argument("--tags", default="", help="labels for every row (comma separated)")
+    parser.add_argument(
+        "--assume-utc",
+        action="store_true",
+        help="events: take times without an offset as UTC (otherwise they are refused)",
+    )
+    parser.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="twilio: a Verification Attempts Summary to check the import against; nothing is "
+        "written when they disagree",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="a .jsonl log (created, or added to) or a .csv/.parquet export (replaced)",
+    )
+    parser.set_defaults(run=_run_import)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from verigator_nb.demo import check_output_file
+    from verigator_nb.importers import ImportFormatError, MappingError
+
+    try:  # before any file is read: a bad --out fails at once
+        out = check_output_file(args.out)
+        imported = _imported(args)
+        if args.summary is not None:
+            problem = _summary_problem(imported, args.summary)
+            if problem:
+                return _fail("import", problem)
+        if out.suffix.lower() in _EXPORTS:
+            log = imported.to_log()
+            (log.to_csv if out.suffix.lower() == ".csv" else log.to_parquet)(out)
+        else:
+            imported.to_log(out).close()
+    except OSError as exc:
+        return _fail("import", _os_problem(exc))
+    except (ImportFormatError, MappingError, ValueError) as exc:
+        return _fail("import", exc)
+    aside = ", ".join(f"{count} {reason}" for reason, count in imported.set_aside.items())
+    print(
+        f"imported {len(imported.df):,} rows ({imported.sessions:,} sessions) from "
+        f"{imported.records:,} records into {out}, provider {imported.provider}"
+        + (f"; set aside: {aside}" if aside else "")
+    )
+    return 0
+
+
+def _imported(args: argparse.Namespace) -> Imported:
+    """The import ``args`` ask for; ``ValueError`` for options its format does not take."""
+    from verigator_nb import importers
+
+    mapping = importers.parse_mapping(args.map) if args.map else {}
+    options = {"tags": args.tags, **({"provider": args.provider} if args.provider else {})}
+    if args.format != "events" and args.assume_utc:
+        raise ValueError("--assume-utc is for events: provider exports carry their offsets")
+    if args.format != "twilio" and args.summary is not None:
+        raise ValueError("--summary is for --format twilio")
+    if args.format == "twilio":
+        if mapping:
+            raise ValueError("--map is for events and vonage: Twilio's fields are fixed")
+        return importers.import_twilio_attempts(args.sources, **options)
+    if args.format == "vonage":
+        return importers.import_vonage_reports(args.sources, columns=mapping, **options)
+    if not mapping or not args.provider:
+        raise ValueError("events need --map (ts, action and session_id at least) and --provider")
+    return importers.import_events(
+        args.sources, mapping=mapping, assume_utc=args.assume_utc, **options
+    )
+
+
+def _summary_problem(imported: Imported, path: str) -> str | None:
+    """Why ``imported`` disagrees with the Twilio summary at ``path``, or ``None``."""
+    from verigator_nb.importers import check_twilio_summary, read_twilio_summary
+
+    check = check_twilio_summary(imported, read_twilio_summary(path))
+    return None if check.matches else f"not written: {check.explain()}"
+
+
 _SUBCOMMANDS: tuple[Callable[[Any], None], ...] = (
     _add_sandbox,
     _add_demo,
     _add_quickstart,
     _add_report,
     _add_sample_data,
+    _add_import,
 )
 
 

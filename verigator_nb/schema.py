@@ -11,7 +11,7 @@ PIN). A **session** is one initiate call and the verify calls that answer it; th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from verigator_nb.models import (
 __all__ = [
     "ACTION",
     "ACTIONS",
+    "ADDED_COLUMNS",
     "ATTEMPT",
     "AUTH_ID",
     "COLUMNS",
@@ -45,6 +46,7 @@ __all__ = [
     "LATENCY_MS",
     "METHOD",
     "METHODS",
+    "PROVIDER",
     "REQUESTED_METHOD",
     "RESULT",
     "RESULTS",
@@ -59,8 +61,10 @@ __all__ = [
     "USER_ID",
     "VERIFIED",
     "VERIFY",
+    "VERIGATOR",
     "Column",
     "empty_frame",
+    "from_columns",
     "to_frame",
 ]
 
@@ -84,11 +88,14 @@ ATTEMPT = "attempt"
 ENDPOINT = "endpoint"
 COUNTRY = "country"
 TAGS = "tags"
+PROVIDER = "provider"
 
 # What the ``action`` column holds (methods and results are the protocol's, from ``models``).
 INITIATE = "initiate"
 VERIFY = "verify"
 ACTIONS = (INITIATE, VERIFY)
+# What ``provider`` holds for the rows this toolkit's own client records (the sandbox too).
+VERIGATOR = "verigator"
 
 
 @dataclass(frozen=True)
@@ -158,13 +165,24 @@ COLUMNS: tuple[Column, ...] = (
         "ISO 3166 region of the user's phone, when the user was created through this toolkit.",
     ),
     Column(TAGS, "str", "Free-form labels, comma separated (e.g. a campaign name)."),
+    Column(
+        PROVIDER,
+        "str",
+        "Who answered the call: 'verigator' for calls this toolkit's client made (the sandbox "
+        "included), or the provider an imported row came from ('twilio', 'vonage', or the name "
+        "given to the import). Empty in logs written before the column existed.",
+    ),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
+# Columns added after the log's format was first published, at the end of ``COLUMNS``: a log
+# or an export written before one existed lacks it, and loads with it empty. The format only
+# ever grows at its end; a column is never renamed or dropped.
+ADDED_COLUMNS: tuple[str, ...] = (PROVIDER,)
 
 # Columns where "no value" is the empty string rather than <NA>: they are identifiers and labels
 # that analysts filter and group on, and an empty string groups without surprises.
-_EMPTY_IS_BLANK = frozenset({ERROR, TAGS})
+_EMPTY_IS_BLANK = frozenset({ERROR, TAGS, PROVIDER})
 
 
 def empty_frame() -> pd.DataFrame:
@@ -175,13 +193,27 @@ def empty_frame() -> pd.DataFrame:
 def to_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
     """Build a DataFrame from row mappings, with every column at its schema dtype.
 
-    Missing keys become <NA> (or "" for ``error`` and ``tags``); unknown keys are dropped.
-    ``ts`` may be a datetime, an ISO 8601 string or a pandas Timestamp.
+    Missing keys become <NA> (or "" for ``error``, ``tags`` and ``provider``); unknown keys
+    are dropped. ``ts`` may be a datetime, an ISO 8601 string or a pandas Timestamp.
+    """
+    return from_columns({column.name: [row.get(column.name) for row in rows] for column in COLUMNS})
+
+
+def from_columns(data: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """Build a DataFrame from one sequence of values per column, as ``to_frame`` does from rows.
+
+    Every sequence has one value per row; a column missing from ``data`` is empty throughout
+    and a key that is not a column is dropped. ``ValueError`` when the lengths differ.
     """
     import pandas as pd  # here, so the client can name columns without loading pandas
 
-    data = {column.name: [row.get(column.name) for row in rows] for column in COLUMNS}
-    frame = pd.DataFrame(data, columns=list(COLUMN_NAMES))
+    lengths = {len(values) for name, values in data.items() if name in COLUMN_NAMES}
+    if len(lengths) > 1:
+        raise ValueError("every column needs one value per row")
+    size = lengths.pop() if lengths else 0
+    frame = pd.DataFrame(
+        {name: data.get(name, [None] * size) for name in COLUMN_NAMES}, columns=list(COLUMN_NAMES)
+    )
     for name in _EMPTY_IS_BLANK:
         frame[name] = frame[name].fillna("")
     frame[TS] = pd.to_datetime(frame[TS], utc=True, format="ISO8601").astype("datetime64[us, UTC]")

@@ -122,8 +122,14 @@ def _path_table(path: Path, con: Any) -> LogTable:
         return LogTable(normalise(_frame_table(empty_frame(), backend)), backend, str(path))
     if path.is_dir():
         pattern = glob_literal(path) + "/**/*.parquet"
+        # union_by_name: a dataset may mix files written before a column was added (without
+        # it) and after; by position DuckDB would take the first file's columns for all.
         table = backend.read_parquet(
-            pattern, hive_partitioning=False, filename=True, file_row_number=True
+            pattern,
+            hive_partitioning=False,
+            filename=True,
+            file_row_number=True,
+            union_by_name=True,
         )
         return LogTable(normalise(_numbered(table)), backend, str(path))
     if path.suffix.lower() in _EXPORTS:

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from verigator_nb.analysis._duck import DEFAULT_MEMORY_LIMIT, connect
 from verigator_nb.analysis._engine import Analysis
 from verigator_nb.log import write_atomically
-from verigator_nb.schema import COLUMN_NAMES, TS
+from verigator_nb.schema import ADDED_COLUMNS, COLUMN_NAMES, TS, empty_frame
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "UNDATED", "connect", "open_dataset", "write_dataset"]
 
@@ -38,15 +38,18 @@ def write_dataset(df: pd.DataFrame, root: PathLike, *, prefix: str = "part") -> 
     """Append ``df`` to the dataset at ``root``, one new file per UTC day; return the files.
 
     Files are named ``<prefix>-<time>-<random id>.parquet`` (``_file_name``), so appends
-    never overwrite and are read in the order they were written. Raises ``ValueError``
-    naming the schema columns ``df`` lacks.
+    never overwrite and are read in the order they were written. A frame from an earlier
+    version, without the columns added since (``schema.ADDED_COLUMNS``), is written with
+    them empty. Raises ``ValueError`` naming the other schema columns ``df`` lacks.
     """
-    missing = [name for name in COLUMN_NAMES if name not in df.columns]
+    missing = [n for n in COLUMN_NAMES if n not in df.columns and n not in ADDED_COLUMNS]
     if missing:
         raise ValueError(
             f"write_dataset needs column(s) missing from the frame: {', '.join(missing)}"
         )
-    frame = df[list(COLUMN_NAMES)]
+    added = empty_frame()[[n for n in ADDED_COLUMNS if n not in df.columns]]
+    frame = df.assign(**{n: added[n].reindex(df.index, fill_value="") for n in added})
+    frame = frame[list(COLUMN_NAMES)]
     stamps = frame[TS].dt.tz_convert("UTC").dt.tz_localize(None)
     days = stamps.dt.strftime("%Y-%m-%d").fillna(UNDATED).to_numpy(dtype=object)
     written = []

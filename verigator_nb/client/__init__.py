@@ -5,7 +5,8 @@ a deadline per call, capped answers, no redirects, typed errors; over ``_wire``:
 session, safe retries and deadline-bound reads) and one ``Recorder`` (``_recorder``: each
 initiate and verify call as an outcome-log row), and hands both to its namespaces:
 ``Services`` and ``Users`` (``_resources``) and ``Auth`` (``_auth``). ``_args`` checks
-arguments before anything is sent.
+arguments before anything is sent. ``_official`` records an application that calls the
+official client instead (``verigator_nb.record``; loaded on first use).
 
 A transport standing in for the network (the sandbox's in-process adapter) uses the seam
 below, never the underscore modules: ``retry_policy`` (what the client's session retries),

@@ -8,6 +8,7 @@ Rows carry ids, methods and outcomes only: never a PIN, a secret, a password or 
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import threading
 import time
@@ -32,6 +33,7 @@ from verigator_nb.schema import (
     INITIATE,
     LATENCY_MS,
     METHOD,
+    PROVIDER,
     REQUESTED_METHOD,
     RESULT,
     SERVICE_ID,
@@ -41,6 +43,7 @@ from verigator_nb.schema import (
     USER_ID,
     VERIFIED,
     VERIFY,
+    VERIGATOR,
 )
 
 __all__ = ["SESSIONS_KEPT", "PendingRow", "Recorder", "RowSink", "remember", "utc_now"]
@@ -130,8 +133,27 @@ class _NotRecorded(PendingRow):
 _NOT_RECORDED = _NotRecorded()
 
 
+class _SessionIds:
+    """Session ids ``<prefix>-<n>``: the prefix keeps runs apart in one durable log, and is
+    drawn again (at random) in a forked process, whose counter would repeat the parent's."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._pid = os.getpid()
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked worker (gunicorn's pre-fork model)
+                self._pid, self._prefix = os.getpid(), uuid.uuid4().hex[:12]
+                self._numbers = itertools.count(1)
+            return f"{self._prefix}-{next(self._numbers)}"
+
+
 class Recorder:
-    """Builds rows for one ``Api``: sessions, attempt numbers, countries, endpoint and tags.
+    """Builds rows for one ``Api``: sessions, attempt numbers, countries, endpoint and tags;
+    ``provider`` is always ``verigator``.
 
     Attempt numbers are kept for the ``SESSIONS_KEPT`` most recently used sessions; a verify
     of a session forgotten since counts from 1 again.
@@ -155,26 +177,20 @@ class Recorder:
         self._lock = threading.Lock()
         # Seeded ids make a seeded sandbox's logs repeat exactly; otherwise ids are random.
         self._ids = random.Random(id_seed) if id_seed is not None else None
-        self._session_prefix = self._new_id()[:12]
-        self._sessions = itertools.count(1)
+        self._sessions = _SessionIds(self._new_id()[:12])
 
     def with_sink(self, sink: RowSink | None, *, tags: str | None = None) -> Recorder:
         """A recorder writing to ``sink`` that shares this one's countries and attempt counts."""
         tags = self.tags if tags is None else tags
         twin = Recorder(sink, clock=self.clock, endpoint=self.endpoint, tags=tags)
         twin._countries, twin._attempts, twin._lock = self._countries, self._attempts, self._lock
-        twin._ids, twin._session_prefix, twin._sessions = (
-            self._ids,
-            self._session_prefix,
-            self._sessions,
-        )
+        twin._ids, twin._sessions = self._ids, self._sessions
         return twin
 
     def new_session_id(self) -> str:
-        """A readable, ordered session id, unique across this recorder and its twins."""
-        # The random prefix keeps sessions from different runs apart in one durable log.
-        with self._lock:
-            return f"{self._session_prefix}-{next(self._sessions)}"
+        """A readable, ordered session id, unique across this recorder, its twins and the
+        processes forked from it."""
+        return self._sessions.next()
 
     def _new_id(self) -> str:
         if self._ids is None:
@@ -220,6 +236,7 @@ class Recorder:
             ENDPOINT: self.endpoint,
             COUNTRY: self._countries.get(user_id),
             TAGS: self.tags,
+            PROVIDER: VERIGATOR,
         }
         return PendingRow(self, {**base, **fields})
 

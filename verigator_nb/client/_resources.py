@@ -11,7 +11,7 @@ from verigator_nb.client._recorder import Recorder
 from verigator_nb.client._transport import JsonTransport
 from verigator_nb.models import Service, User
 
-__all__ = ["Services", "Users", "user_path"]
+__all__ = ["Services", "Users", "region_of", "user_path"]
 
 
 class Services:
@@ -65,7 +65,7 @@ class Users:
             raise ValueError("number must be + followed by 7 to 15 digits, country code first")
         body = {"id_in_service": require_text("username", username), "phone_number": number}
         user = self._user(self._request("POST", self._path(service_id), body))
-        self._recorder.remember_country(user.id, _region_of(number))
+        self._recorder.remember_country(user.id, region_of(number))
         return user
 
     def get(self, service_id: str, id: str) -> User:
@@ -96,7 +96,7 @@ class Users:
         )
 
 
-def _region_of(number: str) -> str | None:
+def region_of(number: str) -> str | None:
     """The ISO region of a number's country code (``+44...`` -> ``GB``), None if unknown."""
     try:
         parsed = phonenumbers.parse(number)

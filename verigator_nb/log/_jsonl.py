@@ -20,14 +20,28 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import warnings
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from verigator_nb.log._row_checks import clean_row
 
-__all__ = ["TORN", "LogFormatError", "mend_tail", "parse_lines"]
+__all__ = [
+    "TORN",
+    "DamagedLogWarning",
+    "LogFormatError",
+    "check_head",
+    "encode",
+    "mend_tail",
+    "parse_lines",
+    "warn_set_aside",
+]
 
 TORN = "torn last line (a write that never finished): dropped, and cut before the next append"
 GLUED = "the whole row at its end was kept"
+_STAGE = "verigator_nb.log."  # warnings point past these modules, at the caller
 _GLUE_TRIES = 64  # object starts to try in one damaged line: rows are flat, a few per line
 
 
@@ -40,6 +54,10 @@ class LogFormatError(ValueError):
         self.line = line
 
 
+class DamagedLogWarning(UserWarning):
+    """A log was read with lines that hold no row; ``OutcomeLog.set_aside`` lists them."""
+
+
 class _LineError(ValueError):
     """Why a line is not a row; ``syntax`` when it is not even complete JSON (so maybe torn)."""
 
@@ -47,6 +65,23 @@ class _LineError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.syntax = syntax
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):  # _clean_row made it UTC: +00:00 becomes Z
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
+)
+
+
+def encode(row: dict[str, Any]) -> bytes:
+    """One row as one line of the file: UTF-8 JSON and its newline."""
+    # JSON escapes newlines inside strings, so the only b"\n" is the terminator.
+    return (_ENCODER.encode(row) + "\n").encode("utf-8")
 
 
 def _row(line: bytes) -> dict[str, Any]:
@@ -113,6 +148,30 @@ def parse_lines(path: str, data: bytes) -> tuple[list[dict[str, Any]], list[tupl
         first, reason = set_aside[0]
         raise LogFormatError(path, first, f"not an outcome log (no line is a row): {reason}")
     return rows, set_aside
+
+
+def warn_set_aside(path: Path, set_aside: list[tuple[int, str]]) -> None:
+    """Say which lines were set aside, pointing at the first caller outside the log stage."""
+    count = len(set_aside)
+    numbers = ", ".join(str(line) for line, _ in set_aside[:12]) + (", …" if count > 12 else "")
+    which = (
+        f"line {numbers}, which holds" if count == 1 else f"{count} lines ({numbers}), which hold"
+    )
+    frame, level = sys._getframe(), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(_STAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(
+        f"{path}: set aside {which} no row; every other row was read "
+        "(OutcomeLog.set_aside says why)",
+        DamagedLogWarning,
+        stacklevel=level,
+    )
+
+
+def check_head(fd: int, path: Path) -> None:
+    """Refuse a file whose first line is not a row, for a writer that reads no further."""
+    line, newline, _ = os.pread(fd, 65536, 0).partition(b"\n")
+    parse_lines(str(path), line + newline)  # LogFormatError when it holds no row
 
 
 def _tail(fd: int) -> tuple[int, bytes]:

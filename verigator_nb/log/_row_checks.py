@@ -2,22 +2,23 @@
 
 The checkers are derived from ``verigator_nb.schema``'s dtypes, so a new column is checked
 without code here (a new dtype fails loudly at import). Messages name the column and the type,
-never the value: a misplaced value could be a secret.
+never the value: a misplaced value could be a secret. ``export_columns`` checks the header of
+an export, which may predate the columns the schema has added since.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from verigator_nb.schema import COLUMN_NAMES, COLUMNS, Column
+from verigator_nb.schema import ADDED_COLUMNS, COLUMN_NAMES, COLUMNS, Column
 
-__all__ = ["FROM_TEXT", "KNOWN_COLUMNS", "clean_row"]
+__all__ = ["FROM_TEXT", "KNOWN_COLUMNS", "clean_row", "export_columns"]
 
 _Check = Callable[[str, Any], Any]
 _INT16 = (-(2**15), 2**15 - 1)
@@ -122,3 +123,18 @@ def clean_row(row: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None and not _missing(value):
             clean[key] = _CHECKS[key](key, value)
     return clean
+
+
+def export_columns(columns: Iterable[object]) -> tuple[str, ...]:
+    """An export's columns, when they are the log's: every schema column in order, or, for an
+    export written before some of ``ADDED_COLUMNS`` existed, the schema's columns up to those
+    (a missing column reads as empty). ``ValueError`` says what is missing, unknown or out of
+    order."""
+    found = [str(name) for name in columns]
+    oldest = len(COLUMN_NAMES) - len(ADDED_COLUMNS)
+    if oldest <= len(found) <= len(COLUMN_NAMES) and found == list(COLUMN_NAMES[: len(found)]):
+        return tuple(found)
+    missing = [name for name in COLUMN_NAMES[:oldest] if name not in found]
+    extra = [name for name in found if name not in KNOWN_COLUMNS]
+    detail = f"missing {missing}, unknown {extra}" if missing or extra else "wrong order"
+    raise ValueError(f"columns are not the outcome log's: {detail}")

@@ -31,7 +31,7 @@ from verigator_nb.analysis import (
     STAGES,
     Analysis,
 )
-from verigator_nb.log import OutcomeLog, write_atomically
+from verigator_nb.log import OutcomeLog, log_files, write_atomically
 from verigator_nb.report import plots
 from verigator_nb.report._format import percent
 from verigator_nb.report._summary import (
@@ -62,9 +62,9 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 
 
 def tables(source: Source) -> SummaryTables:
-    """Every report table for ``source``: a frame, a log file, a Parquet dataset directory,
-    an Ibis table, a Spark DataFrame, an ``Analysis``, or tables already computed (returned
-    as they are)."""
+    """Every report table for ``source``: a frame, a log file, a folder of JSONL logs (a
+    server's, ``OutcomeLog.in_folder``), a Parquet dataset directory, an Ibis table, a Spark
+    DataFrame, an ``Analysis``, or tables already computed (returned as they are)."""
     if isinstance(source, SummaryTables):
         return source
     if isinstance(source, Analysis):
@@ -72,9 +72,9 @@ def tables(source: Source) -> SummaryTables:
     if not isinstance(source, str | os.PathLike):  # a frame, an Ibis table, a Spark DataFrame
         return summary_tables(Analysis(source))
     path = Path(source)
-    if path.is_dir():
+    if path.is_dir() and not log_files(path):
         return summary_tables(Analysis(path))  # a dataset, read in place
-    with OutcomeLog.load(path) as log:  # .jsonl, .csv or .parquet, checked as it loads
+    with OutcomeLog.load(path) as log:  # .jsonl, .csv, .parquet or a folder of .jsonl logs
         return summary_tables(Analysis(log.df))
 
 

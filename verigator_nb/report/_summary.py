@@ -25,7 +25,7 @@ from verigator_nb.analysis import (
     SESSION_SUCCESS,
     Analysis,
 )
-from verigator_nb.schema import ACTION, COUNTRY, METHOD, REQUESTED_METHOD
+from verigator_nb.schema import ACTION, COUNTRY, METHOD, PROVIDER, REQUESTED_METHOD
 
 __all__ = [
     "COMPARISON_PERIOD",
@@ -50,6 +50,7 @@ GROUP_NAMES: Final[Mapping[str, str]] = {
     REQUESTED_METHOD: "requested channel (requested_method)",
     METHOD: "delivered channel (method)",
     COUNTRY: "country",  # not a column: its caption
+    PROVIDER: "provider",  # not a column: its caption
     ACTION: "call",
 }
 
@@ -89,6 +90,7 @@ TRENDS: Final = "Over time"
 TABLES: Final[tuple[TableSpec, ...]] = (
     TableSpec(CHANNELS, CONVERSION, (REQUESTED_METHOD,)),
     TableSpec(CHANNELS, CONVERSION, (METHOD,)),
+    TableSpec(CHANNELS, CONVERSION, (PROVIDER,)),
     TableSpec(CHANNELS, SESSION_SUCCESS, (REQUESTED_METHOD,)),
     TableSpec(CHANNELS, SESSION_SUCCESS, (METHOD,)),
     TableSpec(CHANNELS, ATTEMPT_SUCCESS, (METHOD,)),

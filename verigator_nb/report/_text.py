@@ -79,7 +79,7 @@ def _not_a_log(path: str | os.PathLike[str]) -> str | None:
     Only the line number is named, never the content, which may be anything."""
     file = Path(path)
     if file.suffix.lower() in _EXPORTS or not file.is_file():
-        return None  # exports are checked column by column when loaded; folders are datasets
+        return None  # exports are checked column by column when loaded; folders when read
     first = _first_line(file)
     if first is None:
         return None  # an empty log

@@ -66,7 +66,7 @@ class LogPanel(widgets.VBox):
         if self._con is None:
             from verigator_nb.analysis import connect
 
-            self._con = connect()
+            self._con = connect(threads=1)  # a 10k-row log is faster on one thread
         self._rates.value = escape(_rates_text(frame, self._con))
         self._latest = frame[_SHOWN].tail(self._rows).reset_index(drop=True)
         self._table.value = self._latest.to_html(index=False, na_rep="", escape=True, border=0)
