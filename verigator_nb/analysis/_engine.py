@@ -97,7 +97,10 @@ class Analysis:
         self._kept.append((name, True))
         stages[_LOG] = (name, self.log.table.schema())
         self._keep(stages, _ASIDE, _aside_of, (_LOG,))
-        self._keep(stages, CALL, _calls_of, (_LOG, _ASIDE), view=True)
+        # A frame's calls are kept as a table (in memory anyway; a dozen queries read them);
+        # a file or dataset's stay a view, read in place, only the columns each query needs.
+        in_memory = self.log.registered is not None
+        self._keep(stages, CALL, _calls_of, (_LOG, _ASIDE), view=not in_memory)
         return stages
 
     def _log_sql(self) -> str:
