@@ -112,6 +112,14 @@ def _run_all_cells(page, url: str) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
 
 
+def _settle(page) -> None:
+    """Let the typed value reach the kernel before clicking: a click sent while the value's
+    update is still on its way verifies the old value (the form's known Enter/typing race,
+    which a loaded machine makes likely). Typing is over once the kernel is idle again."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=30_000)
+
+
 def _play_sms_login(page) -> str:
     """Choose John and SMS, initiate, read the SMS, type a wrong PIN and then the right one."""
     form = page.locator(".jupyter-widgets.widget-vbox").filter(has_text="Initiate").first
@@ -124,9 +132,11 @@ def _play_sms_login(page) -> str:
     pin = re.search(r"code: (\d{6})", sms).group(1)
     pin_box = form.locator("input[placeholder*='6 digits']")
     pin_box.fill("000000" if pin != "000000" else "111111")
+    _settle(page)
     form.locator("button.jupyter-button", has_text="Verify").click()
     form.get_by_text("Not verified: INVALID").wait_for()
     pin_box.fill(pin)
+    _settle(page)
     form.locator("button.jupyter-button", has_text="Verify").click()
     form.get_by_text(re.compile("^Verified$")).wait_for()
     return form.get_by_text(re.compile("^Verified$")).inner_text()
