@@ -17,9 +17,12 @@ or event.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 
+from verigator_nb.analysis import DEFAULT_GAP
 from verigator_nb.errors import (
     ConnectionFailedError,
     InternalError,
@@ -71,7 +74,7 @@ COUNTRY_SHARES = np.array([0.30, 0.15, 0.20, 0.15, 0.10, 0.05, 0.05])
 USERS_PER_SESSION = 0.12  # distinct users per session: each user logs in about 8 times
 VERIFY_COUNTS = np.array([0.10, 0.55, 0.22, 0.09, 0.04])  # P(k verifies | initiate succeeded)
 ROWS_PER_SESSION = 2.35  # measured: what ``rows`` is divided by to get the sessions to build
-GAP_US = 600_000_000  # the contract's default login gap, 10 minutes
+GAP_US = DEFAULT_GAP // timedelta(microseconds=1)  # a login's most time between sessions
 
 # Initiate outcomes: share, HTTP status (0: none came), error class.
 _INITIATE_FAULTS = (
