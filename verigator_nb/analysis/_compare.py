@@ -23,7 +23,7 @@ from verigator_nb.analysis._aggregate import PERIOD, check_period
 from verigator_nb.analysis._finish import sort_by_keys
 from verigator_nb.analysis._stats import add_rate
 
-__all__ = ["ALPHA", "comparison", "holm", "period_start", "shift_period"]
+__all__ = ["ALPHA", "compared_span", "comparison", "holm", "period_start", "shift_period"]
 
 ALPHA: Final = 0.05  # significant: a Holm-adjusted p below this
 _SIDES: Final = ("previous", "current")
@@ -49,6 +49,27 @@ def shift_period(start: pd.Timestamp, period: str, steps: int) -> pd.Timestamp:
     return start + pd.Timedelta(days=steps * (7 if period == "W" else 1))
 
 
+def compared_span(
+    last: pd.Timestamp | None, period: str, include_partial: bool
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """From the start of the previous period to the end of the current one (None when the
+    log is empty): the only rows a comparison reads."""
+    if last is None:
+        return None
+    current, previous = _compared_periods(last, period, include_partial)
+    return previous, shift_period(current, period, 1)
+
+
+def _compared_periods(
+    last: pd.Timestamp, period: str, include_partial: bool
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The current period's start (the latest complete one, or the running one) and the
+    previous one's."""
+    running = period_start(last, period)
+    current = running if include_partial else shift_period(running, period, -1)
+    return current, shift_period(current, period, -1)
+
+
 def comparison(
     tables: Mapping[str, pd.DataFrame],
     groups: Mapping[str, pd.DataFrame | None],
@@ -71,9 +92,7 @@ def comparison(
     columns = list(dict.fromkeys(key for name in tables for key in keys[name]))
     if last is None:
         return _empty(columns)
-    running = period_start(last, period)
-    current = running if include_partial else shift_period(running, period, -1)
-    previous = shift_period(current, period, -1)
+    current, previous = _compared_periods(last, period, include_partial)
     complete = last >= shift_period(current, period, 1)
     parts = [
         _metric_rows(name, table, groups[name], keys[name], previous, current).assign(

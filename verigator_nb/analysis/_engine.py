@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import ibis
 import ibis.expr.schema as sch
 import ibis.expr.types as ir
 import pandas as pd
@@ -29,7 +30,7 @@ from verigator_nb.analysis._aggregate import (
     split_rates,
     with_period,
 )
-from verigator_nb.analysis._compare import comparison
+from verigator_nb.analysis._compare import compared_span, comparison
 from verigator_nb.analysis._grains import DEFAULT_GAP, REASON, SET_ASIDE_REASONS
 from verigator_nb.analysis._queries import DuckRunner, Runner, SparkRunner, compiled
 from verigator_nb.analysis._registry import (
@@ -90,17 +91,16 @@ class Analysis:
 
     @cached_property
     def _stages(self) -> dict[str, tuple[str, sch.Schema]]:
-        """The log, its rows set aside and the calls kept, by stage: table name and schema."""
+        """The log, its rows marked (kept once: the one pass over every row), the rows set
+        aside and the calls kept (views of the marked rows), by stage: name and schema."""
         stages: dict[str, tuple[str, sch.Schema]] = {}
         name = self._name("log")
         self._runner.keep(name, self._log_sql(), view=True)
         self._kept.append((name, True))
         stages[_LOG] = (name, self.log.table.schema())
-        self._keep(stages, _ASIDE, _aside_of, (_LOG,))
-        # A frame's calls are kept as a table (in memory anyway; a dozen queries read them);
-        # a file or dataset's stay a view, read in place, only the columns each query needs.
-        in_memory = self.log.registered is not None
-        self._keep(stages, CALL, _calls_of, (_LOG, _ASIDE), view=not in_memory)
+        self._keep(stages, _MARKED, _marked_of, (_LOG,))
+        self._keep(stages, _ASIDE, _aside_of, (_MARKED,), view=True)
+        self._keep(stages, CALL, _calls_of, (_MARKED,), view=True)
         return stages
 
     def _log_sql(self) -> str:
@@ -201,6 +201,18 @@ class Analysis:
         self, metrics: Sequence[str | Metric], *, by: By = None, period: str | None = None
     ) -> dict[str, pd.DataFrame]:
         """``table`` of each metric, by name; rates of one grain are counted in one pass."""
+        return self._tables(metrics, by=by, period=period)
+
+    def _tables(
+        self,
+        metrics: Sequence[str | Metric],
+        *,
+        by: By,
+        period: str | None,
+        span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """``tables``, of the rows with ``ts`` in ``span`` (start included, end not) when
+        given: a comparison reads its two periods only, not the whole log by period."""
         chosen = [_metric(metric) for metric in metrics]
         out: dict[str, pd.DataFrame] = {}
         for grain in dict.fromkeys(m.grain for m in chosen):
@@ -210,11 +222,14 @@ class Analysis:
             keys = self._keys(rates[0], by, period)
             for metric in rates[1:]:
                 self._keys(metric, by, period)  # each metric's own checks
-            raw = self._fetch(_rates_of, grain, rates, tuple(keys), period)
+            bounds = None if span is None else tuple(_naive_utc(t) for t in span)
+            raw = self._fetch(_rates_of, grain, rates, tuple(keys), period, bounds)
             for metric, part in zip(rates, split_rates(raw, len(rates), keys), strict=True):
                 out[metric.name] = _finish.rate_table(part, keys)
         for metric in chosen:
             if metric.name not in out:
+                if span is not None:
+                    raise ValueError(f"{metric.name} is not a rate: only rates are compared")
                 out[metric.name] = self.table(metric, by=by, period=period)
         return {metric.name: out[metric.name] for metric in chosen}
 
@@ -224,16 +239,16 @@ class Analysis:
         check_period(period)
         if PERIOD in columns:
             raise ValueError("'period' is added by period=...; do not pass it in by")
-        available = self._stage(metric.grain)[1].names
-        unknown = [c for c in columns if c not in available or c in _INTERNAL]
-        if unknown:
-            raise ValueError(f"{metric.name} cannot group by {', '.join(unknown)}: no such column")
         if metric.grain != CALL and (bad := [c for c in columns if c in _VERIFY_ONLY]):
             raise ValueError(
                 f"{metric.name} counts {metric.grain}s, grouped by their initiate row, where "
                 f"{', '.join(bad)} is always empty; group verify calls instead "
                 "(attempt_success, verify_outcomes, verify_errors)"
             )
+        available = self._stage(metric.grain)[1].names
+        unknown = [c for c in columns if c not in available or c in _INTERNAL]
+        if unknown:
+            raise ValueError(f"{metric.name} cannot group by {', '.join(unknown)}: no such column")
         return [*columns, PERIOD] if period else columns
 
     def compare(
@@ -254,6 +269,8 @@ class Analysis:
             raise ValueError("compare needs a period: 'D', 'W' or 'M'")
         check_period(period)
         _, _, last = self.extent()
+        last = last if now is None else _utc(pd.Timestamp(now))
+        span = compared_span(last, period, include_partial)
         columns = as_columns(by)
         keys: dict[str, list[str]] = {}
         groups = {}
@@ -266,13 +283,13 @@ class Analysis:
         tables: dict[str, pd.DataFrame] = {}
         for grouping in dict.fromkeys(tuple(k) for k in keys.values()):
             alike = [name for name in keys if tuple(keys[name]) == grouping]
-            tables |= self.tables(alike, by=list(grouping), period=period)
+            tables |= self._tables(alike, by=list(grouping), period=period, span=span)
         return comparison(
             {name: tables[name] for name in keys},
             groups,
             keys=keys,
             period=period,
-            last=last if now is None else _utc(pd.Timestamp(now)),
+            last=last,
             include_partial=include_partial,
         )
 
@@ -319,15 +336,20 @@ class Analysis:
 # compiled once per process (``_queries.compiled``) -----------------------------------------
 
 _LOG = "log"
+_MARKED = "marked"
 _ASIDE = "aside"
 
 
-def _aside_of(log: ir.Table) -> ir.Table:
-    return _grains.set_aside(log)
+def _marked_of(log: ir.Table) -> ir.Table:
+    return _grains.marked(log)
 
 
-def _calls_of(log: ir.Table, aside: ir.Table) -> ir.Table:
-    return _grains.calls(log, aside)
+def _aside_of(rows: ir.Table) -> ir.Table:
+    return _grains.set_aside(rows)
+
+
+def _calls_of(rows: ir.Table) -> ir.Table:
+    return _grains.calls(rows)
 
 
 def _sessions_of(calls: ir.Table) -> ir.Table:
@@ -351,8 +373,15 @@ def _counts_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: s
 
 
 def _rates_of(
-    grain: ir.Table, metrics: tuple[Metric, ...], keys: tuple[str, ...], period: str | None
+    grain: ir.Table,
+    metrics: tuple[Metric, ...],
+    keys: tuple[str, ...],
+    period: str | None,
+    span: tuple[datetime, datetime] | None = None,
 ) -> ir.Table:
+    if span is not None:
+        start, end = (ibis.timestamp(t).cast(grain[TS].type()) for t in span)
+        grain = grain.filter((grain[TS] >= start) & (grain[TS] < end))
     return rate_counts(metrics, with_period(grain, period), keys)
 
 
@@ -379,6 +408,11 @@ def _metric(metric: str | Metric) -> Metric:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
     return METRICS[metric]
+
+
+def _naive_utc(stamp: pd.Timestamp) -> datetime:
+    """A UTC moment as a naive ``datetime`` (hashable, and the same SQL on every engine)."""
+    return stamp.tz_convert("UTC").tz_localize(None).to_pydatetime()
 
 
 def _utc(stamp: Any) -> pd.Timestamp:

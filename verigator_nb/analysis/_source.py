@@ -58,15 +58,19 @@ class LogTable:
     where: str  # what the log is, for messages: "a DataFrame", a path, "a Spark table"
     registered: str | None = None  # the name a frame was registered under with DuckDB
     raw: sch.Schema | None = None  # that frame's own schema, before ``normalise``
+    view: str | None = None  # the view made to read Parquet files in place
 
     @property
     def is_spark(self) -> bool:
         return getattr(self.backend, "name", "") == "pyspark"
 
     def release(self) -> None:
-        """Unregister the frame this log was read from (nothing to do for other sources)."""
+        """Unregister the frame this log was read from, or drop the view that read its
+        Parquet files (nothing to do for other sources)."""
         if self.registered is not None:
             self.backend.con.unregister(self.registered)
+        if self.view is not None:
+            self.backend.con.execute(f"DROP VIEW IF EXISTS {self.view}")
 
 
 def log_table(source: Source, *, con: Any = None) -> LogTable:
@@ -121,20 +125,18 @@ def _path_table(path: Path, con: Any) -> LogTable:
     if path.is_dir() and next(path.glob("**/*.parquet"), None) is None:
         return LogTable(normalise(_frame_table(empty_frame(), backend)), backend, str(path))
     if path.is_dir():
-        pattern = glob_literal(path) + "/**/*.parquet"
-        # union_by_name: a dataset may mix files written before a column was added (without
-        # it) and after; by position DuckDB would take the first file's columns for all.
-        table = backend.read_parquet(
-            pattern,
-            hive_partitioning=False,
-            filename=True,
-            file_row_number=True,
-            union_by_name=True,
-        )
-        return LogTable(normalise(_numbered(table)), backend, str(path))
-    if path.suffix.lower() in _EXPORTS:
-        table = backend.read_parquet(glob_literal(path), filename=True, file_row_number=True)
-        return LogTable(normalise(_numbered(table)), backend, str(path))
+        files = sorted(path.glob("**/*.parquet"))
+    elif path.suffix.lower() in _EXPORTS:
+        files = [path]
+    else:
+        return _text_log(path, backend)
+    table = _parquet_table(files, backend)
+    return LogTable(normalise(table), backend, str(path), view=table.get_name())
+
+
+def _text_log(path: Path, backend: Any) -> LogTable:
+    """A JSONL or CSV log, read by ``OutcomeLog`` (which checks it row by row and says what
+    it set aside) and registered as a frame."""
     from verigator_nb.log import OutcomeLog  # a JSONL or CSV log: its own reader
 
     with OutcomeLog.load(path) as log:
@@ -142,11 +144,36 @@ def _path_table(path: Path, con: Any) -> LogTable:
     return LogTable(normalise(table), backend, str(path), table.get_name(), table.schema())
 
 
-def _numbered(table: ir.Table) -> ir.Table:
-    """A Parquet read's reading order: file by file (by name), row by row within a file."""
-    _require(table.columns, "the Parquet data")
-    order = ibis.row_number().over(order_by=[table.filename, table.file_row_number])
-    return table.mutate(**{ROW: order}).drop("filename", "file_row_number")
+def _parquet_table(files: list[Path], backend: Any) -> ir.Table:
+    """Parquet files read in place, numbered in reading order: file by file (in the order
+    given), row by row within a file, as ``_row`` = the file's index in the high 32 bits and
+    the row's number in the file below (an order, not a count: no sort of every row).
+
+    ``union_by_name``: a dataset may mix files written before a column was added (without
+    it) and after; by position DuckDB would take the first file's columns for all.
+    """
+    listed = ", ".join(_sql_text(glob_literal(file)) for file in files)
+    name = f"verigator_parquet_{uuid.uuid4().hex}"
+    # A name of our own, and file names quoted by _sql_text: nothing here is the user's SQL.
+    view = (
+        f"CREATE TEMP VIEW {name} AS SELECT * EXCLUDE (file_row_number), "  # noqa: S608
+        f"(file_index::BIGINT << 32) + file_row_number AS {ROW} "
+        f"FROM read_parquet([{listed}], hive_partitioning = false, file_row_number = true, "
+        "union_by_name = true)"
+    )
+    backend.con.execute(view)
+    table = backend.table(name)
+    try:
+        _require(table.columns, "the Parquet data")
+    except ValueError:
+        backend.con.execute(f"DROP VIEW {name}")
+        raise
+    return table
+
+
+def _sql_text(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _spark_table(frame: Any) -> LogTable:
