@@ -91,51 +91,66 @@ class Analysis:
 
     @cached_property
     def _stages(self) -> dict[str, tuple[str, sch.Schema]]:
-        """The log, its rows marked (kept once: the one pass over every row), the rows set
-        aside and the calls kept (views of the marked rows), by stage: name and schema."""
-        stages: dict[str, tuple[str, sch.Schema]] = {}
-        name = self._name("log")
-        self._runner.keep(name, self._log_sql(), view=True)
-        self._kept.append((name, True))
-        stages[_LOG] = (name, self.log.table.schema())
-        self._keep(stages, _MARKED, _marked_of, (_LOG,))
-        self._keep(stages, _ASIDE, _aside_of, (_MARKED,), view=True)
-        self._keep(stages, CALL, _calls_of, (_MARKED,), view=True)
-        return stages
-
-    def _log_sql(self) -> str:
-        """The normalised log as SQL: for a registered frame, compiled once per process."""
-        log = self.log
-        if log.registered is None or log.raw is None:
-            return str(log.backend.compile(log.table))
-        return compiled(normalise, (log.raw,), self._runner.dialect).bind(log.registered)
+        """The tables kept, by stage (name and schema): first the marked rows (the one pass
+        over every row); sessions and logins are added on first use. The calls and the rows
+        set aside are no tables of their own: each query reads them from the marked rows
+        (``_VIEWS``), which costs nothing a view would not, and saves a statement each."""
+        log, dialect = self.log, self._runner.dialect
+        if log.name is None:  # an Ibis table of the user's: compiled as it is
+            sql, schema = str(log.backend.compile(_grains.marked(log.table))), None
+        else:  # a table we named: compiled once per process, bound to it
+            query = compiled(_marked_of_read, (log.read.schema(),), dialect)
+            sql, schema = query.bind(log.name), query.schema
+        name = self._name(_MARKED)
+        self._runner.keep(name, sql)
+        self._kept.append((name, False))
+        return {_MARKED: (name, schema or self.log.backend.table(name).schema())}
 
     def _keep(
         self,
         stages: dict[str, tuple[str, sch.Schema]],
         stage: str,
         build: Callable[..., ir.Table],
-        sources: tuple[str, ...],
+        source: str,
         *args: Hashable,
-        view: bool = False,
     ) -> None:
-        inputs = [stages[source] for source in sources]
-        query = compiled(build, tuple(schema for _, schema in inputs), self._runner.dialect, args)
+        query = self._query(build, source, args)
         kept = self._name(stage)
-        self._runner.keep(kept, query.bind(*(name for name, _ in inputs)), view=view)
-        self._kept.append((kept, view))
-        stages[stage] = (kept, query.schema)
+        self._runner.keep(kept, query)
+        self._kept.append((kept, False))
+        stages[stage] = (kept, compiled(*self._compiling(build, source, args)).schema)
 
     def _stage(self, stage: str) -> tuple[str, sch.Schema]:
-        """A stage's table, built on first use (sessions, then logins)."""
+        """A kept stage's table, built on first use (sessions, then logins)."""
         stages = self._stages
         if stage == SESSION and SESSION not in stages:
-            self._keep(stages, SESSION, _sessions_of, (CALL,))
+            self._keep(stages, SESSION, _sessions_of, CALL)
         if stage == LOGIN and LOGIN not in stages:
             self._stage(SESSION)
             gap = int(self.gap / timedelta(microseconds=1))
-            self._keep(stages, LOGIN, _logins_of, (SESSION,), gap)
+            self._keep(stages, LOGIN, _logins_of, SESSION, gap)
         return stages[stage]
+
+    def _schema(self, stage: str) -> sch.Schema:
+        """The columns of ``stage``'s rows (a kept table, or a view of the marked rows)."""
+        if stage in _VIEWS:
+            return compiled(_VIEWS[stage], (self._stage(_MARKED)[1],), self._runner.dialect).schema
+        return self._stage(stage)[1]
+
+    def _compiling(
+        self, build: Callable[..., ir.Table], stage: str, args: tuple[Hashable, ...]
+    ) -> tuple[Callable[..., ir.Table], tuple[sch.Schema], str, tuple[Hashable, ...]]:
+        """``compiled``'s arguments for ``build`` over ``stage``'s rows: over the marked
+        rows, through the stage's view, when the stage is one of ``_VIEWS``."""
+        if stage in _VIEWS:
+            schema = self._stage(_MARKED)[1]
+            return _through, (schema,), self._runner.dialect, (_VIEWS[stage], build, args)
+        return build, (self._stage(stage)[1],), self._runner.dialect, args
+
+    def _query(self, build: Callable[..., ir.Table], stage: str, args: tuple[Hashable, ...]) -> str:
+        """The SQL of ``build(stage's rows, *args)``, bound to this analysis's tables."""
+        table = self._stage(_MARKED if stage in _VIEWS else stage)[0]
+        return compiled(*self._compiling(build, stage, args)).bind(table)
 
     def _name(self, stage: str) -> str:
         return f"verigator_{stage}_{self._id}"
@@ -147,13 +162,13 @@ class Analysis:
     def grain(self, name: str) -> ir.Table:
         """The table a metric of grain ``name`` ("call", "session", "login") counts rows of,
         as an Ibis table of the log's engine (for queries of your own)."""
+        if name in _VIEWS:
+            return _VIEWS[name](self.log.backend.table(self._stage(_MARKED)[0]))
         return self.log.backend.table(self._stage(name)[0])
 
     def _fetch(self, build: Callable[..., ir.Table], stage: str, *args: Hashable) -> pd.DataFrame:
-        """The answer of the query ``build`` makes over ``stage``'s table, with ``args``."""
-        name, schema = self._stage(stage)
-        query = compiled(build, (schema,), self._runner.dialect, args)
-        return self._runner.fetch(query.bind(name))
+        """The answer of the query ``build`` makes over ``stage``'s rows, with ``args``."""
+        return self._runner.fetch(self._query(build, stage, args))
 
     # -- what the log holds -----------------------------------------------------------------
 
@@ -245,7 +260,7 @@ class Analysis:
                 f"{', '.join(bad)} is always empty; group verify calls instead "
                 "(attempt_success, verify_outcomes, verify_errors)"
             )
-        available = self._stage(metric.grain)[1].names
+        available = self._schema(metric.grain).names
         unknown = [c for c in columns if c not in available or c in _INTERNAL]
         if unknown:
             raise ValueError(f"{metric.name} cannot group by {', '.join(unknown)}: no such column")
@@ -300,7 +315,7 @@ class Analysis:
         if not keys:
             return None
         self._keys(metric, keys, None)  # the metric's own checks
-        on_calls = set(keys) <= set(self._stage(CALL)[1].names)
+        on_calls = set(keys) <= set(self._schema(CALL).names)
         return self._fetch(_groups_of, CALL if on_calls else metric.grain, tuple(keys))
 
     def verified_sample(self, size: int) -> pd.DataFrame:
@@ -335,13 +350,12 @@ class Analysis:
 # -- the queries, each a module-level function of its input table and hashable arguments,
 # compiled once per process (``_queries.compiled``) -----------------------------------------
 
-_LOG = "log"
 _MARKED = "marked"
 _ASIDE = "aside"
 
 
-def _marked_of(log: ir.Table) -> ir.Table:
-    return _grains.marked(log)
+def _marked_of_read(read: ir.Table) -> ir.Table:
+    return _grains.marked(normalise(read))
 
 
 def _aside_of(rows: ir.Table) -> ir.Table:
@@ -350,6 +364,19 @@ def _aside_of(rows: ir.Table) -> ir.Table:
 
 def _calls_of(rows: ir.Table) -> ir.Table:
     return _grains.calls(rows)
+
+
+# Stages read from the marked rows by every query, never kept.
+_VIEWS: dict[str, Callable[[ir.Table], ir.Table]] = {CALL: _calls_of, _ASIDE: _aside_of}
+
+
+def _through(
+    rows: ir.Table,
+    view: Callable[[ir.Table], ir.Table],
+    build: Callable[..., ir.Table],
+    args: tuple[Hashable, ...],
+) -> ir.Table:
+    return build(view(rows), *args)
 
 
 def _sessions_of(calls: ir.Table) -> ir.Table:

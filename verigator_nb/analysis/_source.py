@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
 import ibis
 import ibis.expr.datatypes as dt
-import ibis.expr.schema as sch
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -51,14 +51,20 @@ _EXPORTS: Final = (".parquet", ".pq")
 
 @dataclass(frozen=True)
 class LogTable:
-    """A log as an Ibis table with the schema's columns and ``_row``, on ``backend``."""
+    """A log as read (``read``), on ``backend``; ``table`` is it normalised: the schema's
+    columns at their types, and ``_row``."""
 
-    table: ir.Table
+    read: ir.Table
     backend: Any
     where: str  # what the log is, for messages: "a DataFrame", a path, "a Spark table"
+    name: str | None = None  # the table or view ``read`` is, when we named it
     registered: str | None = None  # the name a frame was registered under with DuckDB
-    raw: sch.Schema | None = None  # that frame's own schema, before ``normalise``
     view: str | None = None  # the view made to read Parquet files in place
+
+    @cached_property
+    def table(self) -> ir.Table:
+        """The log normalised (built on demand: the engine compiles it once per process)."""
+        return normalise(self.read)
 
     @property
     def is_spark(self) -> bool:
@@ -84,10 +90,9 @@ def log_table(source: Source, *, con: Any = None) -> LogTable:
     """
     if isinstance(source, pd.DataFrame):
         backend = con if con is not None else connect()
-        table = _frame_table(source, backend)
-        return LogTable(normalise(table), backend, "a DataFrame", table.get_name(), table.schema())
+        return _frame_log(source, backend, "a DataFrame")
     if isinstance(source, ir.Table):
-        return LogTable(normalise(source), source.get_backend(), "an Ibis table")
+        return LogTable(source, source.get_backend(), "an Ibis table")
     if type(source).__module__.startswith("pyspark."):
         return _spark_table(source)
     if isinstance(source, str | os.PathLike):
@@ -98,6 +103,13 @@ def log_table(source: Source, *, con: Any = None) -> LogTable:
     )
 
 
+def _frame_log(df: pd.DataFrame, backend: Any, where: str) -> LogTable:
+    """A frame's log: the frame registered with DuckDB under a name of our own."""
+    table = _frame_table(df, backend)
+    name = table.get_name()
+    return LogTable(table, backend, where, name=name, registered=name)
+
+
 def _frame_table(df: pd.DataFrame, backend: Any) -> ir.Table:
     """The frame registered with DuckDB (as Arrow, not copied again); categories as text,
     reading order as ``_row``.
@@ -106,13 +118,10 @@ def _frame_table(df: pd.DataFrame, backend: Any) -> ir.Table:
     can be materialised with plain SQL (``_engine``).
     """
     _require(df.columns, "the frame")
-    frame = df.copy(deep=False)
-    for name in frame.columns:
-        if isinstance(frame[name].dtype, pd.CategoricalDtype):
-            frame[name] = frame[name].astype("str").where(frame[name].notna(), None)
-    frame[ROW] = np.arange(len(frame), dtype=np.int64)
+    # Categories go over as Arrow dictionaries, which DuckDB reads as text.
+    arrow = pa.Table.from_pandas(df.drop(columns=ROW, errors="ignore"), preserve_index=False)
+    arrow = arrow.append_column(ROW, pa.array(np.arange(len(df), dtype=np.int64)))
     name = f"verigator_log_{uuid.uuid4().hex}"
-    arrow = pa.Table.from_pandas(frame, preserve_index=False)
     backend.con.register(name, arrow)
     # Named by its Arrow schema: asking DuckDB for it would cost a query.
     return ibis.table(ibis.Schema.from_pyarrow(arrow.schema), name=name)
@@ -123,7 +132,7 @@ def _path_table(path: Path, con: Any) -> LogTable:
     through ``OutcomeLog`` (which checks them row by row and says what it set aside)."""
     backend = con if con is not None else connect()
     if path.is_dir() and next(path.glob("**/*.parquet"), None) is None:
-        return LogTable(normalise(_frame_table(empty_frame(), backend)), backend, str(path))
+        return _frame_log(empty_frame(), backend, str(path))
     if path.is_dir():
         files = sorted(path.glob("**/*.parquet"))
     elif path.suffix.lower() in _EXPORTS:
@@ -131,7 +140,7 @@ def _path_table(path: Path, con: Any) -> LogTable:
     else:
         return _text_log(path, backend)
     table = _parquet_table(files, backend)
-    return LogTable(normalise(table), backend, str(path), view=table.get_name())
+    return LogTable(table, backend, str(path), name=table.get_name(), view=table.get_name())
 
 
 def _text_log(path: Path, backend: Any) -> LogTable:
@@ -140,8 +149,7 @@ def _text_log(path: Path, backend: Any) -> LogTable:
     from verigator_nb.log import OutcomeLog  # a JSONL or CSV log: its own reader
 
     with OutcomeLog.load(path) as log:
-        table = _frame_table(log.df, backend)
-    return LogTable(normalise(table), backend, str(path), table.get_name(), table.schema())
+        return _frame_log(log.df, backend, str(path))
 
 
 def _parquet_table(files: list[Path], backend: Any) -> ir.Table:
@@ -183,7 +191,7 @@ def _spark_table(frame: Any) -> LogTable:
     name = f"verigator_log_{uuid.uuid4().hex}"
     (frame if ROW in frame.columns else _spark_numbered(frame)).createOrReplaceTempView(name)
     backend = ibis.pyspark.connect(frame.sparkSession)
-    return LogTable(normalise(backend.table(name)), backend, "a Spark table")
+    return LogTable(backend.table(name), backend, "a Spark table", name=name)
 
 
 def _spark_numbered(frame: Any) -> Any:
