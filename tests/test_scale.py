@@ -106,6 +106,27 @@ def test_a_dataset_reads_within_a_small_memory_limit(log, dataset, both) -> None
     con.disconnect()
 
 
+def test_close_leaves_a_connection_passed_in_as_it_found_it(log, dataset) -> None:
+    # A notebook keeps one connection for many analyses: each must take its tables, views
+    # and registered frame away with it, or the connection fills up.
+    con = scale.connect()
+
+    def made() -> set[str]:
+        found = con.con.execute(
+            "SELECT table_name FROM duckdb_tables() UNION ALL "
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+        )
+        return {name for (name,) in found.fetchall()} | set(con.list_tables())  # fmt: skip
+
+    before = made()
+    for source in (log, dataset):
+        with Analysis(source, con=con) as prepared:
+            prepared.table("resends")  # every grain kept: marked rows, sessions, logins
+            assert made() - before
+        assert made() == before
+    con.disconnect()
+
+
 CASES = [
     pytest.param("session_success", {}, id="session"),
     pytest.param("session_success", {"by": "method", "period": "W"}, id="session-method-week"),

@@ -32,7 +32,7 @@ from verigator_nb.analysis._aggregate import (
 )
 from verigator_nb.analysis._compare import compared_span, comparison
 from verigator_nb.analysis._grains import DEFAULT_GAP, REASON, SET_ASIDE_REASONS
-from verigator_nb.analysis._queries import DuckRunner, Runner, SparkRunner, compiled
+from verigator_nb.analysis._queries import DuckRunner, Query, Runner, SparkRunner, compiled
 from verigator_nb.analysis._registry import (
     BREAKDOWN,
     CALL,
@@ -97,14 +97,15 @@ class Analysis:
         (``_VIEWS``), which costs nothing a view would not, and saves a statement each."""
         log, dialect = self.log, self._runner.dialect
         if log.name is None:  # an Ibis table of the user's: compiled as it is
-            sql, schema = str(log.backend.compile(_grains.marked(log.table))), None
+            rows = _grains.marked(log.table)
+            sql, schema = str(log.backend.compile(rows)), rows.schema()
         else:  # a table we named: compiled once per process, bound to it
             query = compiled(_marked_of_read, (log.read.schema(),), dialect)
             sql, schema = query.bind(log.name), query.schema
         name = self._name(_MARKED)
         self._runner.keep(name, sql)
         self._kept.append((name, False))
-        return {_MARKED: (name, schema or self.log.backend.table(name).schema())}
+        return {_MARKED: (name, schema)}
 
     def _keep(
         self,
@@ -114,11 +115,11 @@ class Analysis:
         source: str,
         *args: Hashable,
     ) -> None:
-        query = self._query(build, source, args)
+        query, reads = self._compiled(build, source, args)
         kept = self._name(stage)
-        self._runner.keep(kept, query)
+        self._runner.keep(kept, query.bind(reads))
         self._kept.append((kept, False))
-        stages[stage] = (kept, compiled(*self._compiling(build, source, args)).schema)
+        stages[stage] = (kept, query.schema)
 
     def _stage(self, stage: str) -> tuple[str, sch.Schema]:
         """A kept stage's table, built on first use (sessions, then logins)."""
@@ -137,20 +138,17 @@ class Analysis:
             return compiled(_VIEWS[stage], (self._stage(_MARKED)[1],), self._runner.dialect).schema
         return self._stage(stage)[1]
 
-    def _compiling(
+    def _compiled(
         self, build: Callable[..., ir.Table], stage: str, args: tuple[Hashable, ...]
-    ) -> tuple[Callable[..., ir.Table], tuple[sch.Schema], str, tuple[Hashable, ...]]:
-        """``compiled``'s arguments for ``build`` over ``stage``'s rows: over the marked
+    ) -> tuple[Query, str]:
+        """``build(stage's rows, *args)`` compiled, and the kept table it reads: the marked
         rows, through the stage's view, when the stage is one of ``_VIEWS``."""
+        dialect = self._runner.dialect
         if stage in _VIEWS:
-            schema = self._stage(_MARKED)[1]
-            return _through, (schema,), self._runner.dialect, (_VIEWS[stage], build, args)
-        return build, (self._stage(stage)[1],), self._runner.dialect, args
-
-    def _query(self, build: Callable[..., ir.Table], stage: str, args: tuple[Hashable, ...]) -> str:
-        """The SQL of ``build(stage's rows, *args)``, bound to this analysis's tables."""
-        table = self._stage(_MARKED if stage in _VIEWS else stage)[0]
-        return compiled(*self._compiling(build, stage, args)).bind(table)
+            name, schema = self._stage(_MARKED)
+            return compiled(_through, (schema,), dialect, (_VIEWS[stage], build, args)), name
+        name, schema = self._stage(stage)
+        return compiled(build, (schema,), dialect, args), name
 
     def _name(self, stage: str) -> str:
         return f"verigator_{stage}_{self._id}"
@@ -168,7 +166,8 @@ class Analysis:
 
     def _fetch(self, build: Callable[..., ir.Table], stage: str, *args: Hashable) -> pd.DataFrame:
         """The answer of the query ``build`` makes over ``stage``'s rows, with ``args``."""
-        return self._runner.fetch(self._query(build, stage, args))
+        query, reads = self._compiled(build, stage, args)
+        return self._runner.fetch(query.bind(reads))
 
     # -- what the log holds -----------------------------------------------------------------
 
@@ -243,8 +242,6 @@ class Analysis:
                 out[metric.name] = _finish.rate_table(part, keys)
         for metric in chosen:
             if metric.name not in out:
-                if span is not None:
-                    raise ValueError(f"{metric.name} is not a rate: only rates are compared")
                 out[metric.name] = self.table(metric, by=by, period=period)
         return {metric.name: out[metric.name] for metric in chosen}
 
