@@ -170,6 +170,14 @@ def test_verified_sessions_give_attempts_and_seconds_per_session(prepared) -> No
     ]
 
 
+def test_verified_sessions_past_size_are_a_sample_the_same_each_time(prepared) -> None:
+    every = records(analysis.verified_sessions(prepared), ["attempts", "seconds"])
+    drawn = records(analysis.verified_sessions(prepared, size=2), ["attempts", "seconds"])
+    assert len(drawn) == 2
+    assert all(row in every for row in drawn)
+    assert records(analysis.verified_sessions(prepared, size=2), ["attempts", "seconds"]) == drawn
+
+
 def test_attempts_to_success_distribution(prepared) -> None:
     table = analysis.attempts_to_success(prepared)
     assert list(table.columns) == ["n", "mean", "p50", "p90", "p99"]

@@ -54,17 +54,25 @@ def counts(metric: Metric, table: ir.Table, keys: Sequence[str]) -> ir.Table:
     """The numbers ``_finish`` needs for ``metric``, per ``keys`` (a table of a few rows).
 
     rate: ``n``, ``successes``; distribution: ``n``, ``mean`` and the quantiles; breakdown:
-    ``total`` per group, then ``n`` per group and category (two tables, joined later: see
-    ``breakdown_counts``); ratio: ``numerator``, ``denominator``; stages: one count per stage.
+    ``n`` per group and category (see ``breakdown_counts``); ratio: ``numerator``,
+    ``denominator``; stages: one count per stage.
     """
     rows = table if metric.rows is None else table.filter(metric.rows(table))
     if metric.kind == RATE:
         hits = metric.value(rows).fill_null(False).cast("int64")
         return _grouped(rows, keys, n=rows.count(), successes=hits.sum())
     if metric.kind == DISTRIBUTION:
+        # All quantiles in one aggregate: one copy of the values held, one sort, not three.
         value = metric.value(rows).cast("float64")
-        quantiles = {name: value.quantile(q) for name, q in QUANTILES.items()}
-        return _grouped(rows, keys, n=value.count(), mean=value.mean(), **quantiles)
+        grouped = _grouped(
+            rows,
+            keys,
+            n=value.count(),
+            mean=value.mean(),
+            _q=value.quantile(list(QUANTILES.values())),
+        )
+        picked = {name: grouped._q[i] for i, name in enumerate(QUANTILES)}
+        return grouped.mutate(**picked).drop("_q")
     if metric.kind == RATIO:
         assert metric.counted is not None
         numerator = metric.value(rows).cast("int64").fill_null(0).sum()
@@ -112,17 +120,19 @@ def split_rates(raw: pd.DataFrame, count: int, keys: Sequence[str]) -> list[pd.D
     return parts
 
 
-def breakdown_counts(
-    metric: Metric, table: ir.Table, keys: Sequence[str]
-) -> tuple[ir.Table, ir.Table]:
-    """A breakdown's group totals (``total``) and its counts per category (``n``)."""
+def breakdown_counts(metric: Metric, table: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """A breakdown's rows counted (``n``) per group, ``_counted`` (whether they count under
+    a category: rows that do not count in the group's total only) and ``_category``: one
+    query, the totals summed from it (``_finish.breakdown_table``)."""
     assert metric.kind == BREAKDOWN
     rows = table if metric.rows is None else table.filter(metric.rows(table))
-    totals = _grouped(rows, keys, total=rows.count())
-    counted = rows if metric.counted is None else rows.filter(metric.counted(rows))
-    named = counted.mutate(_category=metric.value(counted))
-    per_category = named.group_by([*keys, "_category"]).aggregate(n=named.count())
-    return totals, per_category.rename({metric.category: "_category"})
+    counted = ibis.literal(True) if metric.counted is None else metric.counted(rows)
+    counted = counted.fill_null(False)
+    named = rows.mutate(
+        _counted=counted,
+        _category=ibis.ifelse(counted, metric.value(rows), ibis.null("string")),
+    )
+    return named.group_by([*keys, "_counted", "_category"]).aggregate(n=named.count())
 
 
 def _grouped(rows: ir.Table, keys: Sequence[str], **metrics: ir.Scalar) -> ir.Table:

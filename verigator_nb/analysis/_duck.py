@@ -16,7 +16,9 @@ import ibis
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "connect", "glob_literal"]
 
-DEFAULT_MEMORY_LIMIT: Final = "1GB"
+# DuckDB's own buffers; the process runs about 0.6 GB above it on a big report (measured:
+# a 10M-row dataset's report peaks at 1.4 GB under 768MB, 1.7 GB under 1GB, for 5 % more time).
+DEFAULT_MEMORY_LIMIT: Final = "768MB"
 
 
 def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> Any:

@@ -46,7 +46,7 @@ from verigator_nb.analysis._registry import (
     Metric,
 )
 from verigator_nb.analysis._source import ROW, LogTable, Source, log_table, normalise
-from verigator_nb.schema import ATTEMPT, RESULT, TS, VERIFIED
+from verigator_nb.schema import ATTEMPT, RESULT, SESSION_ID, TS, VERIFIED
 
 __all__ = ["Analysis", "By", "as_columns"]
 
@@ -184,6 +184,12 @@ class Analysis:
 
     def extent(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
         """Rows kept, and their first and last ``ts`` (None when no row is kept)."""
+        return self._extent
+
+    @cached_property
+    def _extent(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
+        """``extent``, asked once: the rows kept never change (a report and its comparison
+        both need it)."""
         found = self._fetch(_extent_of, CALL)
         n = int(found["n"].iloc[0])
         if n == 0:
@@ -200,9 +206,8 @@ class Analysis:
         keys = self._keys(chosen, by, period)
         args = (chosen, tuple(keys), period)
         if chosen.kind == BREAKDOWN:
-            totals = self._fetch(_totals_of, chosen.grain, *args)
-            per_category = self._fetch(_categories_of, chosen.grain, *args)
-            return _finish.breakdown_table(totals, per_category, keys, chosen.category)
+            raw = self._fetch(_breakdown_of, chosen.grain, *args)
+            return _finish.breakdown_table(raw, keys, chosen.category)
         raw = self._fetch(_counts_of, chosen.grain, *args)
         finish = {
             RATE: _finish.rate_table,
@@ -316,11 +321,12 @@ class Analysis:
         return self._fetch(_groups_of, CALL if on_calls else metric.grain, tuple(keys))
 
     def verified_sample(self, size: int) -> pd.DataFrame:
-        """``attempts`` and ``seconds`` of at most ``size`` verified sessions (for charts)."""
-        frame = self._fetch(_verified_of, SESSION)
-        if len(frame) > size:
-            frame = frame.sample(size, random_state=7)
-        frame = frame.reset_index(drop=True)
+        """``attempts`` and ``seconds`` of at most ``size`` verified sessions (for charts).
+
+        Past ``size``, the sample is taken where the sessions are (the ``size`` smallest
+        hashes of their session ids: the same sessions every time), so a big log never
+        sends every verified session over to pandas."""
+        frame = self._fetch(_verified_of, SESSION, int(size)).reset_index(drop=True)
         return frame.astype({_grains.ATTEMPTS: "Int64", _grains.SECONDS: "float64"})
 
     def close(self) -> None:
@@ -331,6 +337,7 @@ class Analysis:
             name, view = self._kept.pop()
             self._runner.drop(name, view=view)
         self.__dict__.pop("_stages", None)
+        self.__dict__.pop("_extent", None)
         self.log.release()
 
     def __enter__(self) -> Analysis:
@@ -409,21 +416,18 @@ def _rates_of(
     return rate_counts(metrics, with_period(grain, period), keys)
 
 
-def _totals_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None):
-    return breakdown_counts(metric, with_period(grain, period), keys)[0]
-
-
-def _categories_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None):
-    return breakdown_counts(metric, with_period(grain, period), keys)[1]
+def _breakdown_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None):
+    return breakdown_counts(metric, with_period(grain, period), keys)
 
 
 def _groups_of(grain: ir.Table, keys: tuple[str, ...]) -> ir.Table:
     return grain.select(*keys).distinct()
 
 
-def _verified_of(sessions: ir.Table) -> ir.Table:
+def _verified_of(sessions: ir.Table, size: int) -> ir.Table:
     verified = sessions.filter(sessions[_grains.VERIFIED_SESSION])
-    return verified.select(_grains.ATTEMPTS, _grains.SECONDS)
+    drawn = verified.order_by([verified[SESSION_ID].hash(), verified[ROW]]).limit(size)
+    return drawn.select(_grains.ATTEMPTS, _grains.SECONDS)
 
 
 def _metric(metric: str | Metric) -> Metric:

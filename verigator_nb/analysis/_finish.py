@@ -84,17 +84,20 @@ def ratio_table(raw: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return sort_by_keys(frame, keys)
 
 
-def breakdown_table(
-    totals: pd.DataFrame, per_category: pd.DataFrame, keys: Sequence[str], category: str
-) -> pd.DataFrame:
+def breakdown_table(raw: pd.DataFrame, keys: Sequence[str], category: str) -> pd.DataFrame:
     """keys, the ``category`` column, ``n``, ``total`` (the group's denominator), ``share`` and
-    its Wilson interval; most frequent category first within each group."""
-    totals = _counts(tidy_keys(totals, keys), "total")
-    per_category = _counts(tidy_keys(per_category, keys), "n")
+    its Wilson interval; most frequent category first within each group.
+
+    ``raw`` is ``breakdown_counts``'s answer: a group's total is the sum of all its rows'
+    ``n``, the categories those rows that are ``_counted``."""
+    raw = _counts(tidy_keys(raw, keys), "n")
+    counted = raw["_counted"].astype("bool")
+    per_category = raw[counted].drop(columns="_counted")
     if keys:
-        frame = per_category.merge(totals, on=list(keys), how="left")
+        totals = raw.groupby(list(keys), dropna=False, sort=False)["n"].sum().rename("total")
+        frame = per_category.merge(totals.reset_index(), on=list(keys), how="left")
     else:
-        frame = per_category.assign(total=int(totals["total"].iloc[0]) if len(totals) else 0)
+        frame = per_category.assign(total=int(raw["n"].sum()))
     frame = frame.rename(columns={"_category": category})
     frame = add_rate(frame[[*keys, category, "n", "total"]], successes="n", n="total", rate="share")
     order = [*keys, "n", category]
