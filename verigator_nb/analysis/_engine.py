@@ -125,11 +125,11 @@ class Analysis:
         """A kept stage's table, built on first use (sessions, then logins)."""
         stages = self._stages
         if stage == SESSION and SESSION not in stages:
-            self._keep(stages, SESSION, _sessions_of, CALL)
+            self._keep(stages, SESSION, _sessions_of, CALL, self._runner.dialect)
         if stage == LOGIN and LOGIN not in stages:
             self._stage(SESSION)
             gap = int(self.gap / timedelta(microseconds=1))
-            self._keep(stages, LOGIN, _logins_of, SESSION, gap)
+            self._keep(stages, LOGIN, _logins_of, SESSION, gap, self._runner.dialect)
         return stages[stage]
 
     def _schema(self, stage: str) -> sch.Schema:
@@ -383,12 +383,12 @@ def _through(
     return build(view(rows), *args)
 
 
-def _sessions_of(calls: ir.Table) -> ir.Table:
-    return _grains.sessions(calls)
+def _sessions_of(calls: ir.Table, dialect: str) -> ir.Table:
+    return _grains.sessions(calls, dialect)
 
 
-def _logins_of(sessions: ir.Table, gap_us: int) -> ir.Table:
-    return _grains.logins(sessions, timedelta(microseconds=gap_us))
+def _logins_of(sessions: ir.Table, gap_us: int, dialect: str) -> ir.Table:
+    return _grains.logins(sessions, timedelta(microseconds=gap_us), dialect)
 
 
 def _set_aside_of(aside: ir.Table) -> ir.Table:

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Final
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from verigator_nb.analysis._source import ROW
@@ -157,10 +158,10 @@ def calls(rows: ir.Table) -> ir.Table:
     )
 
 
-def sessions(kept: ir.Table) -> ir.Table:
+def sessions(kept: ir.Table, dialect: str | None = None) -> ir.Table:
     """One row per session: its initiate row's columns (and ``ts``; not those set on verifies
     only, nor ``auth_id``), and ``started``, ``tried``, ``verified_session``, ``attempts``,
-    ``seconds``, ``ending``, ``sms_sent``."""
+    ``seconds``, ``ending``, ``sms_sent``. ``dialect``: the engine's (``_micros_between``)."""
     initiate = _session_initiates(kept)
     counted = _attempts_and_last(kept.filter(kept[ACTION] == VERIFY))
     joined = initiate.left_join(counted, SESSION_ID).drop(f"{SESSION_ID}_right")
@@ -174,7 +175,7 @@ def sessions(kept: ir.Table) -> ir.Table:
         (joined._answered.fill_null(0) == 0, ENDING_UNKNOWN),
         else_=joined._last_result.fill_null(ENDING_UNKNOWN),
     )
-    seconds = _micros_between(joined[TS], joined._first_ts).cast("float64") / 1e6
+    seconds = _micros_between(joined[TS], joined._first_ts, dialect).cast("float64") / 1e6
     return joined.mutate(
         **{
             STARTED: started,
@@ -240,7 +241,7 @@ def _attempts_and_last(verifies: ir.Table) -> ir.Table:
     )
 
 
-def logins(table: ir.Table, gap: timedelta = DEFAULT_GAP) -> ir.Table:
+def logins(table: ir.Table, gap: timedelta = DEFAULT_GAP, dialect: str | None = None) -> ir.Table:
     """One row per login: a (``service_id``, ``user_id``)'s sessions whose initiates are at
     most ``gap`` apart. Columns: the first session's, ``sessions`` and ``verified_session``
     (any of them verified).
@@ -252,7 +253,7 @@ def logins(table: ir.Table, gap: timedelta = DEFAULT_GAP) -> ir.Table:
     user = [narrow[SERVICE_ID], narrow[USER_ID]]
     order = [narrow[TS], narrow[ROW]]
     previous = narrow[TS].lag().over(group_by=user, order_by=order)
-    apart = _micros_between(previous, narrow[TS])
+    apart = _micros_between(previous, narrow[TS], dialect)
     starts = (previous.isnull() | (apart > int(gap / timedelta(microseconds=1)))).cast("int64")
     numbered = narrow.mutate(_starts=starts).mutate(
         _login=lambda t: t._starts.cumsum(
@@ -272,7 +273,31 @@ def logins(table: ir.Table, gap: timedelta = DEFAULT_GAP) -> ir.Table:
     )
 
 
-def _micros_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.IntegerValue:
-    """Whole microseconds from ``start`` to ``end``, exact on every engine (DuckDB's and
-    Spark's ``datediff`` in microseconds; Spark cannot extract a timestamp's microseconds)."""
-    return end.delta(start, unit="microsecond").cast("int64")
+def _micros_between(
+    start: ir.TimestampValue, end: ir.TimestampValue, dialect: str | None
+) -> ir.IntegerValue:
+    """Whole microseconds from ``start`` to ``end``, exact on every engine.
+
+    From each moment's microseconds since the epoch where the engine has a function for it
+    (DuckDB ``epoch_us``, Spark ``unix_micros``): sixty times faster on DuckDB than its
+    calendar-aware ``date_diff`` (measured: 4 ms against 249 ms for a million rows).
+    Elsewhere the engine's ``datediff`` in microseconds (Spark cannot extract a timestamp's
+    microseconds, so no arithmetic on its parts).
+    """
+    since_epoch = _EPOCH_MICROS.get(dialect or "")
+    if since_epoch is None:
+        return end.delta(start, unit="microsecond").cast("int64")
+    return since_epoch(end) - since_epoch(start)
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _duckdb_epoch_us(value: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[valid-type]
+    """DuckDB's microseconds since the epoch."""
+
+
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _spark_unix_micros(value: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[valid-type]
+    """Spark's microseconds since the epoch."""
+
+
+_EPOCH_MICROS: Final = {"duckdb": _duckdb_epoch_us, "pyspark": _spark_unix_micros}
