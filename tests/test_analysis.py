@@ -499,6 +499,64 @@ def test_period_start_matches_duckdb_date_trunc(big, sql) -> None:
         assert np.all(theirs["n"] > 0)
 
 
+@pytest.mark.parametrize("period", ["D", "W", "M"])
+def test_period_starts_at_the_edges_match_duckdb_date_trunc(period) -> None:
+    # Days and weeks are counted from the epoch in microseconds (not by the calendar): the
+    # moments either side of midnight, of Monday, of a month and of 1970 land where the
+    # calendar puts them.
+    moments = [
+        "1969-12-28T23:59:59.999999Z", "1969-12-29T00:00:00Z", "1969-12-31T12:00:00Z",
+        "1970-01-01T00:00:00Z", "1970-01-04T23:59:59.999999Z", "1970-01-05T00:00:00Z",
+        "2024-02-29T23:59:59.999999Z", "2024-03-01T00:00:00Z", "2024-12-29T23:59:59.999999Z",
+        "2024-12-30T00:00:00.000001Z", "2026-11-27T16:00:00Z",
+    ]  # fmt: skip
+    rows = [
+        {"ts": ts, "action": "initiate", "session_id": f"s{i}", "event_id": f"e{i}"}
+        for i, ts in enumerate(moments)
+    ]
+    ours = analysis.availability(to_frame(rows), by=None, period=period)
+    unit = {"D": "day", "W": "week", "M": "month"}[period]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    theirs = (
+        con.execute(
+            f"SELECT date_trunc('{unit}', ts::TIMESTAMPTZ) AS period, count(*) AS n "
+            "FROM unnest(?) AS t(ts) GROUP BY 1 ORDER BY 1",
+            [moments],
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
+    assert ours["period"].tolist() == pd.to_datetime(theirs["period"], utc=True).tolist()
+    assert ours["n"].tolist() == theirs["n"].tolist()
+
+
+def test_the_collector_is_held_in_the_block_and_restored_after_it() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), analysis.collector_held():
+        assert not gc.isenabled()
+        raise RuntimeError("a failed report")
+    assert gc.isenabled()  # restored even when the block fails
+    gc.disable()
+    try:
+        with analysis.collector_held():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is left as it was
+    finally:
+        gc.enable()
+
+
+def test_a_report_leaves_the_collector_running(big) -> None:
+    import gc
+
+    from verigator_nb import report
+
+    report.tables(big)
+    assert gc.isenabled()
+
+
 # --- docstrings -------------------------------------------------------------------------------
 
 

@@ -6,8 +6,9 @@ count the rows of ``_grains`` (calls kept after cleaning, sessions, logins) and 
 for a DataFrame, a log file or a Parquet dataset, and on Spark for a Spark DataFrame
 (``_source``). ``Analysis`` (``_engine``) prepares one log once for many tables;
 ``_finish`` shapes every engine's counts alike; ``_compare`` tests one period against the
-one before (statsmodels); ``_stats`` has the Wilson interval. ``scale`` writes and opens
-day-partitioned Parquet datasets.
+one before (statsmodels); ``_stats`` has the Wilson interval; ``_epoch`` the engines' fast
+arithmetic on moments; ``_gc`` holds the garbage collector back during a batch of queries.
+``scale`` writes and opens day-partitioned Parquet datasets.
 
 Every function takes the log first — a DataFrame, a path, an Ibis table, a Spark DataFrame
 or an ``Analysis`` — with ``by`` (None, a column or a list; a missing value is a group of its
@@ -26,6 +27,7 @@ from verigator_nb.analysis._aggregate import PERIOD, PERIOD_NAMES, PERIODS
 from verigator_nb.analysis._compare import ALPHA
 from verigator_nb.analysis._duck import connect
 from verigator_nb.analysis._engine import Analysis, By
+from verigator_nb.analysis._gc import collector_held
 from verigator_nb.analysis._grains import DEFAULT_GAP, ENDING, ENDINGS, SET_ASIDE_REASONS
 from verigator_nb.analysis._registry import (
     ATTEMPT_SUCCESS,
@@ -92,6 +94,7 @@ __all__ = [
     "attempts_to_success",
     "availability",
     "call_failures",
+    "collector_held",
     "compare_periods",
     "connect",
     "conversion",

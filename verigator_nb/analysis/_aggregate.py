@@ -13,8 +13,8 @@ from typing import Final
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
+from verigator_nb.analysis._epoch import period_start
 from verigator_nb.analysis._registry import (
     BREAKDOWN,
     DISTRIBUTION,
@@ -34,7 +34,6 @@ PERIOD: Final = "period"  # not a log column: the key periods add
 # The calendar periods, by the code every ``period=`` takes, with the word people read.
 PERIOD_NAMES: Final[Mapping[str, str]] = {"D": "day", "W": "week", "M": "month"}
 PERIODS: Final = tuple(PERIOD_NAMES)
-_UNITS: Final = {"D": "D", "W": "W", "M": "M"}
 
 
 def check_period(period: str | None) -> None:
@@ -43,11 +42,12 @@ def check_period(period: str | None) -> None:
         raise ValueError(f"period must be None, 'D', 'W' or 'M', not {period!r}")
 
 
-def with_period(table: ir.Table, period: str | None) -> ir.Table:
-    """``table`` with ``period``, the start of its row's period, when one is asked for."""
+def with_period(table: ir.Table, period: str | None, dialect: str | None) -> ir.Table:
+    """``table`` with ``period``, the start of its row's period, when one is asked for
+    (``dialect``: the engine's, for its fastest way there, ``_epoch.period_start``)."""
     if period is None:
         return table
-    return table.mutate(**{PERIOD: table[TS].truncate(_UNITS[period])})
+    return table.mutate(**{PERIOD: period_start(table[TS], period, dialect)})
 
 
 def counts(metric: Metric, table: ir.Table, keys: Sequence[str]) -> ir.Table:
@@ -91,7 +91,7 @@ def rate_counts(metrics: Sequence[Metric], table: ir.Table, keys: Sequence[str])
     """Several rates of one grain in one pass: ``n_<i>`` and ``successes_<i>`` for the i-th.
 
     Each metric's ``rows`` becomes a condition instead of a filter, so a group appears when
-    any of the metrics has rows in it; ``split_rates`` drops a metric's groups without.
+    any of the metrics has rows in it; ``_finish.rate_tables`` drops a metric's groups without.
     Counted with ``count(where=...)``, not sums of flags: DuckDB sums into a 128-bit
     integer, which reaches pandas as ``Decimal`` objects, slow to turn into counts.
     """
@@ -106,20 +106,6 @@ def rate_counts(metrics: Sequence[Metric], table: ir.Table, keys: Sequence[str])
             hit = rows & hit
         columns[f"successes_{index}"] = table.count(where=hit)
     return _grouped(table, keys, **columns)
-
-
-def split_rates(raw: pd.DataFrame, count: int, keys: Sequence[str]) -> list[pd.DataFrame]:
-    """``rate_counts``'s answer as one frame of keys, ``n``, ``successes`` per metric; with
-    keys, only the groups where that metric has rows."""
-    parts = []
-    for index in range(count):
-        part = raw[[*keys, f"n_{index}", f"successes_{index}"]].set_axis(
-            [*keys, "n", "successes"], axis=1
-        )
-        if keys:
-            part = part[pd.to_numeric(part["n"]).fillna(0) > 0]
-        parts.append(part)
-    return parts
 
 
 def breakdown_counts(metric: Metric, table: ir.Table, keys: Sequence[str]) -> ir.Table:

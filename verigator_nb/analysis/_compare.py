@@ -21,13 +21,14 @@ import pandas as pd
 
 from verigator_nb.analysis._aggregate import PERIOD, check_period
 from verigator_nb.analysis._finish import sort_by_keys
-from verigator_nb.analysis._stats import add_rate
+from verigator_nb.analysis._stats import rate_columns
 
 __all__ = ["ALPHA", "compared_span", "comparison", "holm", "period_start", "shift_period"]
 
 ALPHA: Final = 0.05  # significant: a Holm-adjusted p below this
 _SIDES: Final = ("previous", "current")
 _RATE_COLUMNS: Final = ("n", "successes", "rate", "ci_low", "ci_high")
+_PERIOD_DTYPE: Final = "datetime64[us, UTC]"
 
 
 def period_start(stamp: pd.Timestamp, period: str) -> pd.Timestamp:
@@ -115,22 +116,18 @@ def _metric_rows(
 ) -> pd.DataFrame:
     """The two periods of one metric, a row for every group present (n = 0 where none)."""
     base = pd.DataFrame(index=[0]) if present is None else sort_by_keys(present, by)
-    out = base.assign(metric=name)
+    size = len(base)
+    columns: dict[str, object] = {"metric": pd.array([name] * size, dtype="str")}
+    columns |= {key: base[key].array for key in by}
     for side, start in zip(_SIDES, (previous, current), strict=True):
-        rows = table[table[PERIOD] == start][[*by, "n", "successes"]]
-        merged = base.merge(rows, on=by, how="left") if by else _sum(rows)
-        rates = add_rate(
-            pd.DataFrame(
-                {
-                    "n": merged["n"].fillna(0).astype("int64").to_numpy(),
-                    "successes": merged["successes"].fillna(0).astype("int64").to_numpy(),
-                }
-            )
-        )
-        out[f"{side}_period"] = pd.Series(start, index=out.index).astype("datetime64[us, UTC]")
-        for column in _RATE_COLUMNS:
-            out[f"{side}_{column}"] = rates[column].to_numpy()
-    return out[["metric", *by, *[c for c in out.columns if c not in {"metric", *by}]]]
+        rows = table[table[PERIOD] == start]
+        merged = base.merge(rows[[*by, "n", "successes"]], on=by, how="left") if by else _sum(rows)
+        counts = merged["n"].fillna(0).astype("int64").to_numpy()
+        hits = merged["successes"].fillna(0).astype("int64").to_numpy()
+        columns[f"{side}_period"] = pd.DatetimeIndex([start] * size, dtype=_PERIOD_DTYPE)
+        columns |= {f"{side}_n": counts, f"{side}_successes": hits}
+        columns |= {f"{side}_{c}": v for c, v in rate_columns(hits, counts).items()}
+    return pd.DataFrame(columns)
 
 
 def _sum(rows: pd.DataFrame) -> pd.DataFrame:
@@ -191,7 +188,7 @@ def _empty(by: list[str]) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {"metric": pd.Series([], dtype="str")}
     columns |= {name: pd.Series([], dtype="str") for name in by}
     for side in _SIDES:
-        columns[f"{side}_period"] = pd.Series([], dtype="datetime64[us, UTC]")
+        columns[f"{side}_period"] = pd.Series([], dtype=_PERIOD_DTYPE)
         columns |= {f"{side}_{c}": pd.Series([], dtype="int64") for c in ("n", "successes")}
         columns |= {f"{side}_{c}": pd.Series([], dtype="float64") for c in _RATE_COLUMNS[2:]}
     columns["current_complete"] = pd.Series([], dtype="bool")

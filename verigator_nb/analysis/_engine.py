@@ -27,7 +27,6 @@ from verigator_nb.analysis._aggregate import (
     check_period,
     counts,
     rate_counts,
-    split_rates,
     with_period,
 )
 from verigator_nb.analysis._compare import compared_span, comparison
@@ -204,7 +203,7 @@ class Analysis:
         """The table of ``metric`` (a name in ``METRICS``) per group of ``by`` and ``period``."""
         chosen = _metric(metric)
         keys = self._keys(chosen, by, period)
-        args = (chosen, tuple(keys), period)
+        args = (chosen, tuple(keys), period, self._runner.dialect)
         if chosen.kind == BREAKDOWN:
             raw = self._fetch(_breakdown_of, chosen.grain, *args)
             return _finish.breakdown_table(raw, keys, chosen.category)
@@ -242,9 +241,13 @@ class Analysis:
             for metric in rates[1:]:
                 self._keys(metric, by, period)  # each metric's own checks
             bounds = None if span is None else tuple(_naive_utc(t) for t in span)
-            raw = self._fetch(_rates_of, grain, rates, tuple(keys), period, bounds)
-            for metric, part in zip(rates, split_rates(raw, len(rates), keys), strict=True):
-                out[metric.name] = _finish.rate_table(part, keys)
+            raw = self._fetch(
+                _rates_of, grain, rates, tuple(keys), period, self._runner.dialect, bounds
+            )
+            for metric, table in zip(
+                rates, _finish.rate_tables(raw, len(rates), keys), strict=True
+            ):
+                out[metric.name] = table
         for metric in chosen:
             if metric.name not in out:
                 out[metric.name] = self.table(metric, by=by, period=period)
@@ -399,8 +402,10 @@ def _extent_of(calls: ir.Table) -> ir.Table:
     return calls.aggregate(n=calls.count(), first=calls[TS].min(), last=calls[TS].max())
 
 
-def _counts_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None):
-    return counts(metric, with_period(grain, period), keys)
+def _counts_of(
+    grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None, dialect: str
+) -> ir.Table:
+    return counts(metric, with_period(grain, period, dialect), keys)
 
 
 def _rates_of(
@@ -408,16 +413,19 @@ def _rates_of(
     metrics: tuple[Metric, ...],
     keys: tuple[str, ...],
     period: str | None,
+    dialect: str,
     span: tuple[datetime, datetime] | None = None,
 ) -> ir.Table:
     if span is not None:
         start, end = (ibis.timestamp(t).cast(grain[TS].type()) for t in span)
         grain = grain.filter((grain[TS] >= start) & (grain[TS] < end))
-    return rate_counts(metrics, with_period(grain, period), keys)
+    return rate_counts(metrics, with_period(grain, period, dialect), keys)
 
 
-def _breakdown_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None):
-    return breakdown_counts(metric, with_period(grain, period), keys)
+def _breakdown_of(
+    grain: ir.Table, metric: Metric, keys: tuple[str, ...], period: str | None, dialect: str
+) -> ir.Table:
+    return breakdown_counts(metric, with_period(grain, period, dialect), keys)
 
 
 def _groups_of(grain: ir.Table, keys: tuple[str, ...]) -> ir.Table:

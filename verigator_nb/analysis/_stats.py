@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["QUANTILES", "Z95", "add_rate", "wilson_interval"]
+__all__ = ["QUANTILES", "Z95", "add_rate", "rate_columns", "wilson_interval"]
 
 # The two-sided 95 % normal quantile, to the precision statsmodels and R use.
 Z95 = 1.959963984540054
@@ -53,6 +53,22 @@ def wilson_interval(
     return low, high
 
 
+def rate_columns(successes: npt.ArrayLike, n: npt.ArrayLike) -> dict[str, npt.NDArray[np.float64]]:
+    """``rate`` (``successes / n``), ``ci_low`` and ``ci_high`` (its Wilson interval) as
+    arrays, all NaN where ``n`` is 0.
+
+    Examples:
+        >>> rate_columns([1, 0], [4, 0])["rate"].tolist()
+        [0.25, nan]
+    """
+    hits = np.asarray(successes, dtype=np.float64)
+    counts = np.asarray(n, dtype=np.float64)
+    low, high = wilson_interval(hits, counts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(counts > 0, hits / counts, np.nan)
+    return {"rate": rate, "ci_low": low, "ci_high": high}
+
+
 def add_rate(
     frame: pd.DataFrame, *, successes: str = "successes", n: str = "n", rate: str = "rate"
 ) -> pd.DataFrame:
@@ -64,9 +80,5 @@ def add_rate(
         >>> add_rate(pd.DataFrame({"n": [4, 0], "successes": [1, 0]}))["rate"].tolist()
         [0.25, nan]
     """
-    counts = frame[n].to_numpy(dtype=np.float64)
-    hits = frame[successes].to_numpy(dtype=np.float64)
-    low, high = wilson_interval(hits, counts)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(counts > 0, hits / counts, np.nan)
-    return frame.assign(**{rate: ratio, "ci_low": low, "ci_high": high})
+    columns = rate_columns(frame[successes].to_numpy(), frame[n].to_numpy())
+    return frame.assign(**{rate: columns.pop("rate")}, **columns)

@@ -24,6 +24,7 @@ from verigator_nb.analysis import (
     RATE_METRICS,
     SESSION_SUCCESS,
     Analysis,
+    collector_held,
 )
 from verigator_nb.schema import ACTION, COUNTRY, METHOD, PROVIDER, REQUESTED_METHOD
 
@@ -157,7 +158,13 @@ def label_rows(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def summary_tables(analysis: Analysis) -> SummaryTables:
-    """Every report table, computed on ``analysis``."""
+    """Every report table, computed on ``analysis`` (the garbage collector held back
+    meanwhile: ``analysis.collector_held``)."""
+    with collector_held():
+        return _summary_tables(analysis)
+
+
+def _summary_tables(analysis: Analysis) -> SummaryTables:
     rows, first, last = analysis.extent()
     period = trend_period(first, last)
     headline = label_rows(analysis.tables(RATE_METRICS))

@@ -77,7 +77,7 @@ def _rates_text(frame: pd.DataFrame, con: Any) -> str:
     from verigator_nb import analysis  # Ibis and DuckDB load on the first refresh
 
     shown = (analysis.SESSION_SUCCESS, analysis.ATTEMPT_SUCCESS, analysis.FALLBACK)
-    with analysis.Analysis(frame, con=con) as computed:
+    with analysis.collector_held(), analysis.Analysis(frame, con=con) as computed:
         tables = computed.tables(shown)
     parts = [_rate(analysis.METRIC_LABELS[name], table) for name, table in tables.items()]
     return f"{len(frame)} calls · " + " · ".join(parts)
