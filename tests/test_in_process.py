@@ -27,6 +27,7 @@ from verigator_nb.sandbox import (
     Sandbox,
     SandboxControl,
 )
+from verigator_nb.sandbox._in_process import in_process_session
 
 READ_TIMEOUT = 0.2
 TIMEOUT = (1.0, READ_TIMEOUT)
@@ -81,6 +82,29 @@ def test_the_adapter_answers_a_prepared_request_with_a_real_response(in_process:
     head = session.head(IN_PROCESS_URL + "/sandbox/clock", headers=AUTH)
     assert head.status_code == 405 and head.content == b"" and "GET" in head.headers["Allow"]
     assert in_process.requests_seen() == 2, "the account's two calls; the others were anonymous"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_in_process_session_sends_as_requests_does(in_process: Sandbox, stream: bool) -> None:
+    # Its own send (no redirects followed, no cookies) against requests' Session.send.
+    session = in_process_session(in_process.router)
+    seen: list[int] = []
+    session.hooks["response"].append(lambda response, **_: seen.append(response.status_code))
+    url = IN_PROCESS_URL + "/sandbox/clock"
+    answers = [
+        send(session, session.prepare_request(requests.Request("GET", url, headers=AUTH)),
+             stream=stream, allow_redirects=False, timeout=(1, 5))
+        for send in (type(session).send, requests.Session.send)
+    ]  # fmt: skip
+    lean, full = answers
+    assert type(session).send is not requests.Session.send
+    assert (lean.status_code, lean.reason, dict(lean.headers)) == (
+        full.status_code, full.reason, dict(full.headers)
+    )  # fmt: skip
+    assert lean.content == full.content and lean.json()["now"] == in_process.now().timestamp()
+    assert lean.elapsed.total_seconds() > 0 and lean.request.url == url
+    assert seen == [200, 200], "the session's response hook ran for each"
+    assert lean.raw.closed and full.raw.closed, "the whole answer read, the body closed"
 
 
 def test_api_refuses_http_on_an_in_process_sandbox_and_a_session_in_process(
@@ -250,13 +274,13 @@ def test_the_controls_of_an_in_process_client_skip_requests(
     in_process: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[str] = []
-    send = requests.Session.send
+    send = InProcessAdapter.send  # where a call through requests reaches the sandbox
 
-    def counting(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+    def counting(self: InProcessAdapter, request: Any, **kwargs: Any) -> Any:
         sent.append(request.url)
         return send(self, request, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "send", counting)
+    monkeypatch.setattr(InProcessAdapter, "send", counting)
     api = in_process.api()
     you = in_process.control(api)
     service = api.services.create("www.example.com", "CoffeeShop")

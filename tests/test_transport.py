@@ -11,7 +11,7 @@ import requests
 
 from tests._scripted_server import Reply, ScriptedServer
 from verigator_nb import errors
-from verigator_nb.client import Api
+from verigator_nb.client import Api, Prepared
 
 PASSWORD = "s3cret-pass"
 
@@ -176,3 +176,19 @@ def test_an_id_of_dots_is_refused_before_it_can_name_another_path(
         with pytest.raises(ValueError, match=rf"^{argument} "):
             call(_api(server.url), dots)
     assert server.seen == [] and server.connections == 0
+
+
+def test_prepared_headers_are_requests_own_on_every_call_and_never_shared() -> None:
+    # Checked once per set of headers, then copied: a hook changing one call's headers
+    # must not reach the next call.
+    prepared = Prepared(requests.Session(), "http://127.0.0.1:9")
+    headers = {"X-Service-Auth": "acct:pw", "Accept": "application/json"}
+    first = prepared.request("GET", "/v1/x", headers, None, {})
+    first.headers["X-Added"] = "by a hook"
+    second = prepared.request("PUT", "/v1/x", headers, b"{}", {})
+    expected = requests.PreparedRequest()
+    expected.prepare(method="PUT", url="http://127.0.0.1:9/v1/x", headers=headers, data=b"{}")
+    assert dict(second.headers) == dict(expected.headers)
+    assert "X-Added" not in second.headers
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        prepared.request("GET", "/v1/x", {"Accept": ["not", "text"]}, None, {})  # type: ignore[dict-item]

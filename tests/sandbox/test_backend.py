@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import threading
 import time
@@ -10,7 +11,7 @@ from collections.abc import Callable
 import pyotp
 import pytest
 
-from verigator_nb.sandbox import ManualClock, SandboxBackend
+from verigator_nb.sandbox import ManualClock, SandboxBackend, _totp
 from verigator_nb.sandbox._errors import Conflict, Forbidden, InvalidData, NotFound, Unauthorized
 from verigator_nb.sandbox._state import format_time
 
@@ -701,3 +702,19 @@ def test_concurrent_wrong_pins_are_counted_exactly(
     for thread in threads:
         thread.join()
     assert sorted(results) == ["INVALID"] * 5 + ["THROTTLED"] * 11
+
+
+# RFC 6238 Appendix B, SHA-1: the secret is the ASCII "12345678901234567890"; a 6-digit code is
+# the last six digits of the RFC's 8-digit value.
+RFC_6238_SECRET = base64.b32encode(b"12345678901234567890").decode()
+RFC_6238_CODES = [
+    (59, "287082"), (1111111109, "081804"), (1111111111, "050471"),
+    (1234567890, "005924"), (2000000000, "279037"), (20000000000, "353130"),
+]  # fmt: skip
+
+
+def test_totp_codes_are_rfc_6238s_published_values_every_time_they_are_read() -> None:
+    for _ in range(2):  # the second time from the generator kept for the secret
+        for moment, code in RFC_6238_CODES:
+            assert _totp.code_at(RFC_6238_SECRET, moment)[0] == code
+            assert _totp.matching_step(RFC_6238_SECRET, code, moment) == moment // 30

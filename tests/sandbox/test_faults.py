@@ -31,7 +31,7 @@ from verigator_nb.sandbox import (
     openapi_document,
 )
 from verigator_nb.sandbox._operations import ALIASES, CONTROL_PATHS, ROUTABLE, TAG_FAULTS
-from verigator_nb.sandbox._routes import operation_of
+from verigator_nb.sandbox._routes import ROUTES, _find, operation_of
 
 AUTH = {"X-Service-Auth": "sandbox:sandbox"}
 SERVICE = "/v1/service/service/svc-1"
@@ -93,6 +93,25 @@ def test_aliases_name_operations_and_unknown_calls_have_no_name() -> None:
     assert operation_of("POST", AUTH_PATH + "?x=1") == "start_auth"
     assert operation_of("PATCH", AUTH_PATH) is None
     assert operation_of("GET", "/nowhere") is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/service/service", "/v1/service/service/", "/v1/service/service/s1",
+        "/v1/service/service/s1/users", "/v1/service/service/s1/users/u1/auth",
+        "/v1/service/service/s%2F1/users/u1", "/sandbox/outbox", "/sandbox/clock",
+        "/sandbox/clock/x", "/sandbox/faults", "/sandbox/stats", "/openapi.json",
+        "/sandbox/services/s1/users/u1/totp", "/sandbox/services//users/u1/totp", "/", "",
+    ],
+)  # fmt: skip
+def test_a_path_finds_the_route_a_scan_in_declaration_order_finds(path: str) -> None:
+    # Paths without parameters are looked up first: the answer must not change.
+    scanned = next(
+        ((route, m.groupdict()) for route in ROUTES if (m := route.pattern.fullmatch(path))), None
+    )
+    found = _find(path)
+    assert (found[0], found[1].groupdict()) == scanned if found else scanned is None
 
 
 def _documented(*, controls: bool) -> list[Any]:

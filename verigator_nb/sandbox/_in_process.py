@@ -28,12 +28,15 @@ import errno
 import io
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
+from functools import lru_cache
 from http import HTTPStatus
 from http.client import RemoteDisconnected
 from typing import Any, Final
 
 import requests
 from requests.adapters import BaseAdapter
+from requests.hooks import dispatch_hook
 from requests.sessions import merge_hooks
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
@@ -112,7 +115,7 @@ class InProcessAdapter(BaseAdapter):
         method, url = request.method or "GET", request.url or ""
         try:
             answer = self.exchange(
-                method, request.path_url, request.headers, request.body, _read_timeout(timeout)
+                method, _path_url(request), request.headers, request.body, _read_timeout(timeout)
             )
         except ProtocolError as exc:
             raise requests.ConnectionError(exc, request=request) from exc
@@ -131,7 +134,7 @@ class InProcessAdapter(BaseAdapter):
         response = requests.Response()
         response.status_code = raw.status
         response.headers = CaseInsensitiveDict(headers)
-        response.encoding = get_encoding_from_headers(response.headers)
+        response.encoding = _encoding_of(response.headers.get("Content-Type"))
         response.raw = raw
         response.reason = raw.reason or ""
         response.url = request.url or ""
@@ -204,6 +207,22 @@ class InProcessAdapter(BaseAdapter):
         """Nothing to close: no connection was opened."""
 
 
+def _path_url(request: requests.PreparedRequest) -> str:
+    """``request.path_url`` (the path and query the server reads), without parsing the URL
+    again when it is one the in-process base starts and no fragment follows."""
+    url = request.url or ""
+    if url.startswith(_BASE) and "#" not in url:
+        return url[len(IN_PROCESS_URL) :]
+    return request.path_url
+
+
+@lru_cache(maxsize=16)
+def _encoding_of(content_type: str | None) -> str | None:
+    """What requests' ``get_encoding_from_headers`` reads from a ``Content-Type`` (the
+    sandbox sends one or two, so each is read once)."""
+    return get_encoding_from_headers({} if content_type is None else {"content-type": content_type})
+
+
 def _read_timeout(timeout: object) -> float | None:
     """The read timeout out of whatever ``requests`` was given (None: wait as long as it takes)."""
     if isinstance(timeout, tuple):
@@ -266,9 +285,22 @@ def reason_phrase(status: int) -> str:
         return "Error"  # what the server's status line says for a status it has no phrase for
 
 
+class _Body(io.BytesIO):
+    """An answer's bytes, read as from a connection: closed once all are read, as
+    ``http.client.HTTPResponse`` is when its ``Content-Length`` is reached (urllib3 asks
+    ``isclosed``; a reader seeing it closed makes no last, empty read)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._length = len(data)
+
+    def isclosed(self) -> bool:
+        return self.closed or self.tell() >= self._length
+
+
 def _raw(status: int, headers: dict[str, str], data: bytes, method: str, url: str) -> HTTPResponse:
     return HTTPResponse(
-        body=io.BytesIO(data),
+        body=_Body(data),
         headers=headers,
         status=status,
         version=11,
@@ -323,6 +355,32 @@ class InProcessSession(requests.Session):
             stream=self.stream if stream is None else stream,
             proxies={},
         )
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """``Session.send`` for a call that does not follow redirects and has no cookies to
+        keep: the adapter, the elapsed time and the response hooks, as requests runs them.
+
+        What else ``Session.send`` does is idle for an answer made here: it resolves
+        proxies (none apply), keeps the answer's cookies (read from the connection's own
+        response, which an in-process answer does not have: requests keeps none either),
+        and offers ``Response.next`` for a redirect (the sandbox answers none). A call
+        that follows redirects, on a session holding cookies, takes requests' own path.
+        """
+        if kwargs.get("allow_redirects", True) or self.cookies:
+            return super().send(request, **kwargs)
+        kwargs.pop("allow_redirects")
+        kwargs.setdefault("stream", self.stream)
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("cert", self.cert)
+        kwargs.setdefault("proxies", {})
+        adapter = self.get_adapter(url=request.url or "")
+        start = time.perf_counter()
+        response = adapter.send(request, **kwargs)
+        response.elapsed = timedelta(seconds=time.perf_counter() - start)
+        response = dispatch_hook("response", request.hooks, response, **kwargs)
+        if not kwargs["stream"]:
+            response.content  # noqa: B018  # read now, as requests does
+        return response
 
     def _headers_with(self, headers: Mapping[str, Any] | None) -> dict[str, Any]:
         """The session's headers then the call's, as requests merges them: a name the call

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias, cast
 from urllib.parse import parse_qsl, unquote
 
 from verigator_nb.sandbox._backend import SandboxBackend
@@ -105,8 +105,33 @@ def _routes(operations: tuple[Operation, ...]) -> tuple[Route, ...]:
 ROUTES: tuple[Route, ...] = _routes(OPERATIONS)
 
 
+def _literal_routes(routes: tuple[Route, ...]) -> dict[str, Route]:
+    """The routes without parameters, by path, that a scan in declaration order would find
+    first for their own path (a template declared before one may match it too)."""
+    found: dict[str, Route] = {}
+    for index, route in enumerate(routes):
+        shadowed = any(earlier.pattern.fullmatch(route.path) for earlier in routes[:index])
+        if not PATH_PARAM.search(route.path) and not shadowed:
+            found[route.path] = route
+    return found
+
+
+# A path is looked up, then matched against the other routes in order: a route without
+# parameters matches only its own path. The play-the-user paths are declared last, so the
+# lookup saves most patterns on the calls a simulation makes most.
+_LITERAL_ROUTES: dict[str, Route] = _literal_routes(ROUTES)
+_SCANNED_ROUTES: tuple[Route, ...] = tuple(
+    route for route in ROUTES if _LITERAL_ROUTES.get(route.path) is not route
+)
+
+
 def _find(path: str) -> tuple[Route, re.Match[str]] | None:
-    for route in ROUTES:
+    """The route answering ``path`` (the first declared, for a path two could match) and the
+    match holding its parameters; None when no route does."""
+    literal = _LITERAL_ROUTES.get(path)
+    if literal is not None:
+        return literal, cast(re.Match[str], literal.pattern.fullmatch(path))
+    for route in _SCANNED_ROUTES:
         match = route.pattern.fullmatch(path)
         if match is not None:
             return route, match
