@@ -57,7 +57,6 @@ class Prepared:
         prepared.prepare_hooks(hooks)
         return prepared
 
-
     def _headers(self, headers: Mapping[str, str | bytes]) -> CaseInsensitiveDict[Any]:
         """What ``prepare_headers`` makes of ``headers``, checked once per set of headers.
 

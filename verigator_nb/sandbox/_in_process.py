@@ -356,7 +356,7 @@ class InProcessSession(requests.Session):
             proxies={},
         )
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """``Session.send`` for a call that does not follow redirects and has no cookies to
         keep: the adapter, the elapsed time and the response hooks, as requests runs them.
 
