@@ -1,4 +1,5 @@
-"""Notebook 02 in a real JupyterLab and headless Chromium: run it, type a PIN, click Verify.
+"""Real JupyterLab and headless Chromium: notebook 02 (type a PIN, click Verify), and
+``PinEntry`` against a plain ``widgets.Text`` when keys come 0 ms apart.
 
 Needs Debian's chromium (``apt-get install -y chromium``); `.ci/run` installs it. Runs against
 a temporary copy of the notebook, because JupyterLab autosaves outputs back into the file.
@@ -7,6 +8,8 @@ a temporary copy of the notebook, because JupyterLab autosaves outputs back into
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 import secrets
 import shutil
@@ -14,13 +17,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 import requests
 
 CHROMIUM = Path("/usr/bin/chromium")
-NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "02_interactive_verification.ipynb"
+REPO = Path(__file__).parents[1]
+NOTEBOOK = REPO / "notebooks" / "02_interactive_verification.ipynb"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 pytestmark = pytest.mark.skipif(
@@ -39,15 +45,27 @@ def _free_port() -> int:
 def jupyterlab(tmp_path):
     """A JupyterLab server on 127.0.0.1 with a random token, serving a copy of notebook 02."""
     shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
+    with _serve(tmp_path) as lab:
+        yield lab
+
+
+@contextlib.contextmanager
+def _serve(root: Path) -> Iterator[tuple[str, str]]:
+    """Run JupyterLab on ``root``; yield its base URL and token. Its kernels import this
+    checkout's package (a worktree's too), not whichever one the venv has installed."""
     token = secrets.token_hex(16)
+    paths = [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     for _ in range(3):  # a port picked here can be taken before JupyterLab binds it: retry
         port = _free_port()
         command = [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
             "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         ]  # fmt: skip
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
         base = f"http://127.0.0.1:{port}"
         if _came_up(server, f"{base}/api/status?token={token}"):
             break
@@ -80,15 +98,11 @@ def test_form_verifies_a_typed_pin_in_a_real_browser(jupyterlab) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     base, token = jupyterlab
     with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update"],
-        )  # fmt: skip
+        browser = _launch(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            _run_all_cells(page, f"{base}/lab/tree/{NOTEBOOK.name}?reset&token={token}")
+            url = f"{base}/lab/tree/{NOTEBOOK.name}?reset&token={token}"
+            _run_all_cells(page, url, ready="button.jupyter-button:has-text('Initiate')")
             outcome = _play_sms_login(page)
         finally:
             ARTIFACTS.mkdir(exist_ok=True)
@@ -97,7 +111,17 @@ def test_form_verifies_a_typed_pin_in_a_real_browser(jupyterlab) -> None:
     assert outcome == "Verified"
 
 
-def _run_all_cells(page, url: str) -> None:
+def _launch(pw):
+    return pw.chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--disable-background-networking", "--disable-component-update"],
+    )  # fmt: skip
+
+
+def _run_all_cells(page, url: str, *, ready: str) -> None:
+    """Open ``url``, run every cell, and wait until the ``ready`` selector shows."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page.goto(url)
@@ -108,7 +132,7 @@ def _run_all_cells(page, url: str) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$")).click()
-    page.wait_for_selector("button.jupyter-button:has-text('Initiate')", timeout=60_000)
+    page.wait_for_selector(ready, timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
 
 
@@ -140,3 +164,134 @@ def _play_sms_login(page) -> str:
     form.locator("button.jupyter-button", has_text="Verify").click()
     form.get_by_text(re.compile("^Verified$")).wait_for()
     return form.get_by_text(re.compile("^Verified$")).inner_text()
+
+
+# The kernel side of the PinEntry race test: every submitted text is appended to a list shown
+# as JSON in a Label, for a PinEntry and for a plain Text (which reads its synced .value).
+PIN_RACE_CELLS = [
+    """\
+import json
+import warnings
+
+import ipywidgets as widgets
+
+from verigator_nb.widgets import PinEntry
+
+
+def recorder(css_class):
+    got, shown = [], widgets.Label("[]").add_class(css_class)
+
+    def record(text):
+        got.append(text)
+        shown.value = json.dumps(got)
+
+    return record, shown""",
+    """\
+pin = PinEntry(placeholder="6 digits, Enter submits")
+record_pin, pin_shown = recorder("pin-received")
+pin.on_submit(record_pin)
+
+text = widgets.Text(description="Text", placeholder="plain ipywidgets.Text").add_class("plain-text")
+record_text, text_shown = recorder("text-received")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    text.on_submit(lambda box: record_text(box.value))
+
+clear, lock = widgets.Button(description="Clear PIN"), widgets.Button(description="Lock PIN")
+clear.on_click(lambda _: pin.clear())
+lock.on_click(lambda _: setattr(pin, "disabled", True))
+widgets.VBox([pin, pin_shown, text, text_shown, widgets.HBox([clear, lock])])""",
+]
+TYPED = ["123456", "654321", "000001", "987650", "314159", "271828", "161803"]
+
+
+@pytest.fixture
+def pin_race_lab(tmp_path):
+    """A JupyterLab server serving a notebook made here from ``PIN_RACE_CELLS``."""
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source) for source in PIN_RACE_CELLS],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    nbformat.write(notebook, tmp_path / "pin_race.ipynb")
+    with _serve(tmp_path) as lab:
+        yield lab
+
+
+def test_pin_entry_delivers_machine_speed_typing_exactly(pin_race_lab) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    base, token = pin_race_lab
+    with playwright.sync_playwright() as pw:
+        browser = _launch(pw)
+        page = browser.new_page(viewport={"width": 1024, "height": 768})
+        try:
+            url = f"{base}/lab/tree/pin_race.ipynb?reset&token={token}"
+            _run_all_cells(page, url, ready=".verigator-pin-verify")
+            pin_got = _type_into_pin_entry(page, TYPED)
+            text_got = _type_into_plain_text(page, TYPED)
+            _clear_then_lock(page)
+            assert _received(page, "pin-received") == TYPED, "Clear or Lock submitted something"
+        finally:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "pin_entry.png"), full_page=True)
+            browser.close()
+    stale = [(typed, got) for typed, got in zip(TYPED, text_got, strict=True) if typed != got]
+    print(
+        f"\nmachine-speed typing, {len(TYPED)} submits each: plain Text stale {len(stale)}/"
+        f"{len(TYPED)} {stale}; PinEntry stale "
+        f"{sum(t != g for t, g in zip(TYPED, pin_got, strict=True))}/{len(TYPED)}"
+    )
+    assert pin_got == TYPED
+
+
+def _type_into_pin_entry(page, values: list[str]) -> list[str]:
+    """Type each value with no delay and submit it at once, Enter and the button in turn,
+    never waiting for the kernel in between; then return what the kernel received."""
+    box, verify = page.locator(".verigator-pin-input"), page.locator(".verigator-pin-verify")
+    for index, value in enumerate(values):
+        box.focus()
+        page.keyboard.type(value, delay=0)
+        if index % 2 == 0:
+            page.keyboard.press("Enter")
+        else:
+            verify.click()
+    return _received(page, "pin-received", count=len(values))
+
+
+def _clear_then_lock(page) -> None:
+    """Type without submitting, have the kernel clear the box, then disable the widget."""
+    box = page.locator(".verigator-pin-input")
+    box.fill("999")
+    page.locator("button.jupyter-button", has_text="Clear PIN").click()
+    page.wait_for_function("box => box.value === ''", arg=box.element_handle())
+    page.locator("button.jupyter-button", has_text="Lock PIN").click()
+    page.wait_for_selector(".verigator-pin-input:disabled")
+    assert page.locator(".verigator-pin-verify").is_disabled()
+
+
+def _type_into_plain_text(page, values: list[str]) -> list[str]:
+    """The same typing into a plain ``widgets.Text`` and Enter; the box is emptied and the
+    kernel idle before each value, so only the race between typing and Enter is measured."""
+    box = page.locator(".plain-text input")
+    for index, value in enumerate(values):
+        box.fill("")
+        _settle(page)
+        box.focus()
+        page.keyboard.type(value, delay=0)
+        page.keyboard.press("Enter")
+        _received(page, "text-received", count=index + 1)
+    return _received(page, "text-received")
+
+
+def _received(page, css_class: str, *, count: int = 0) -> list[str]:
+    """What the kernel recorded, read from its Label once it holds ``count`` entries and the
+    kernel is idle (so a duplicate submit on its way would show too)."""
+    page.wait_for_function(
+        "([css, count]) => JSON.parse(document.querySelector(`.${css}`).textContent).length"
+        " >= count",
+        arg=[css_class, count],
+        timeout=30_000,
+    )
+    _settle(page)
+    return list(json.loads(page.locator(f".{css_class}").text_content() or "[]"))
