@@ -169,7 +169,8 @@ def test_a_killed_sandbox_is_a_connection_failure_logged_shown_and_recovered_fro
 
     form.method = "sms"
     form.initiate_button.click()
-    assert form.message.startswith("ConnectionFailedError") and "could not reach" in form.message
+    assert form.message_detail.startswith("ConnectionFailedError")
+    assert "could not reach" in form.message_detail and "Could not reach the API" in form.message
     assert not form.busy and not form.initiate_button.disabled and not form.verify_button.disabled
     assert OutcomeLog.load(path).df.iloc[-1]["error"] == "ConnectionFailedError"
 

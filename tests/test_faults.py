@@ -284,8 +284,9 @@ def test_the_form_shows_a_broken_verify_as_a_message_and_recovers(
     sandbox.inject(Fault("verify", kind, seconds=STALL))
     form.verify_button.click()
     error = ERROR_OF[kind].__name__
-    assert form.message.startswith(error) and "Traceback" not in form.message
-    assert "/auth" in form.message, "the message names the call that failed"
+    assert form.message and form.message_detail.startswith(error)
+    assert "Traceback" not in form.message + form.message_detail
+    assert "/auth" in form.message_detail, "the detail names the call that failed"
     assert form.pin == "" and form.verification is None
     assert not form.busy and not any(button.disabled for button in _buttons(form))
     assert log.df.iloc[-1]["error"] == error
@@ -304,7 +305,7 @@ def test_the_form_shows_a_broken_initiate_and_the_next_click_works(
     form, _ = _form(sandbox)
     sandbox.inject(Fault("initiate", kind, seconds=STALL, count=1))
     form.initiate_button.click()
-    assert form.message.startswith(ERROR_OF[kind].__name__) and form.initiation is None
+    assert form.message_detail.startswith(ERROR_OF[kind].__name__) and form.initiation is None
     assert not any(button.disabled for button in _buttons(form))
     TALLY["typed errors shown by VerifyForm"] += 1
     form.initiate_button.click()

@@ -27,6 +27,7 @@ from verigator_nb.client import Api
 from verigator_nb.errors import VerigatorError
 from verigator_nb.sandbox import Router, Sandbox, SandboxBackend, SandboxServer
 from verigator_nb.widgets import VerifyForm
+from verigator_nb.widgets._format import initiation_text, outcome_text
 
 EXAMPLES: dict[str, int] = {}
 ERROR_NAMES = tuple(name for name in errors.__all__ if name.endswith("Error"))
@@ -210,10 +211,26 @@ def _act(form: VerifyForm, action: tuple[str, Any, Any]) -> None:
     else:
         getattr(form, f"{what}_button").click()
         evidence = _evidence(form, what)
-        # Exactly one of: the result is shown, or an error message is.
-        assert bool(form.message) != bool(evidence), (what, form.message, evidence)
-        if form.message:
-            assert form.message.startswith(("Invalid input: ", *ERROR_NAMES)), form.message
+        # The result is shown, or a note says why not: a hint, or an error with its detail.
+        note = form.state.message
+        assert note is not None or evidence, (what, evidence)
+        if note is not None:
+            assert note.tone in ("warn", "bad") and note.text, note
+            assert note.detail.startswith(ERROR_NAMES) if note.tone == "bad" else not note.detail
+    _the_view_is_the_state(form)
+
+
+def _the_view_is_the_state(form: VerifyForm) -> None:
+    """What the form shows is its state, and its login is the selected user's."""
+    state = form.state
+    login = state.login
+    if login is not None:
+        started = (login.initiation.service_id, login.initiation.user_id)
+        assert started == (state.service_id, state.user_id), "a login of another user shown"
+    assert form.method_text == (initiation_text(login.initiation) if login else "")
+    outcome = login.outcome if login else None
+    assert form.outcome_text == (outcome_text(outcome) if outcome else "")
+    assert form.user_id == state.user_id and form.user_ids == tuple(i for _, i in state.users)
 
 
 @given(actions=st.lists(ACTIONS, max_size=14))

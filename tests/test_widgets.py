@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
+import ipywidgets as widgets
 import pytest
 
 from verigator_nb import analysis
@@ -21,6 +23,7 @@ from verigator_nb.models import (
 from verigator_nb.schema import ACTION, ATTEMPT, INITIATE, METHOD, VERIFIED, VERIFY
 from verigator_nb.widgets import LogPanel, VerifyForm
 from verigator_nb.widgets._format import error_text, outcome_text, plain, styled, tone_of
+from verigator_nb.widgets._verify_form import DOUBLE_CLICK
 
 
 @pytest.fixture
@@ -123,8 +126,12 @@ def test_api_error_is_a_message_not_a_traceback_and_the_form_stays_usable(sandbo
     # The user vanishes behind the form's back, through another client.
     sandbox.api().users.delete(form.service_id, form.user_id)
     form.initiate_button.click()
-    assert form.message.startswith("NoSuchResourceError (HTTP 404, POST ")
-    assert "Traceback" not in form.message
+    assert form.message == (
+        "This user or service no longer exists (it was deleted): choose another user."
+    )
+    assert form.message_detail.startswith("NoSuchResourceError (HTTP 404, POST ")
+    assert "Traceback" not in form.message + form.message_detail
+    assert form.user_ids == () and form.user_id is None, "the deleted user leaves the list"
     assert form.method_text == "", "a failed start must not show the previous start's method"
     assert not form.busy and not form.initiate_button.disabled
     form.setup.fields["phone"].value, form.setup.fields["username"].value = "+4401234567", "ann"
@@ -135,12 +142,16 @@ def test_api_error_is_a_message_not_a_traceback_and_the_form_stays_usable(sandbo
 
 def test_verify_without_a_pin_or_selection_asks_for_it(form, log) -> None:
     form.verify_button.click()
-    assert form.message == "Invalid input: choose a service and a user first"
+    assert form.message == "Choose a service and a user first."
     _create_service_and_user(form)
     form.verify_button.click()
-    assert form.message == "Invalid input: type the PIN the user received first"
+    assert form.message == "Start a login first: choose the method and press Initiate."
+    form.initiate_button.click()
+    form.verify_button.click()
+    assert form.message == "Type the PIN the user received first."
     assert form.verification is None and form.outcome_text == ""
-    assert len(log) == 0, "no verify call may be sent without a PIN"
+    assert form.state.message.tone == "warn"
+    assert len(log) == 1, "no verify call may be sent without a login and a PIN"
 
 
 def test_invalid_phone_is_shown_in_the_setup_form(form) -> None:
@@ -401,7 +412,8 @@ def test_a_failed_call_with_a_full_disk_shows_both_the_error_and_the_unlogged_ro
     sandbox.api().users.delete(form.service_id, form.user_id)
     _FullDisk(monkeypatch, durable.path)
     form.initiate_button.click()
-    assert form.message.startswith("NoSuchResourceError (HTTP 404, POST ")
+    assert form.message_detail.startswith("NoSuchResourceError (HTTP 404, POST ")
+    assert "no longer exists" in form.message
     assert "not written to the outcome log" in form.message
     assert form.initiation is None and form.method_text == ""
 
@@ -426,3 +438,190 @@ def test_a_closed_log_still_shows_the_outcome_and_that_the_row_was_not_logged(
     assert form.outcome_text == "Verified"
     assert "not written to the outcome log" in form.message and "closed" in form.message
     assert not form.message.startswith("Invalid input")
+
+
+# -- one state, drawn whole (issue: the form tells the truth) ----------------------------------
+
+
+def _two_users(form: VerifyForm) -> tuple[str, str]:
+    """John (no app) and Ann (an app), in one service; returns their ids."""
+    _create_service_and_user(form, "john")
+    john = form.user_id
+    form.setup.fields["phone"].value, form.setup.fields["username"].value = "+4401234568", "ann"
+    form.setup.add_user_button.click()
+    ann = form.user_id
+    form.enrol_button.click()
+    return john, ann
+
+
+def _page_click(button) -> None:
+    """What the kernel receives when a person clicks ``button`` in the page."""
+    button._handle_button_msg(None, {"event": "click"}, [])
+
+
+def test_choosing_another_user_drops_the_login_and_everything_shown_for_it(form) -> None:
+    john, ann = _two_users(form)
+    form.user_id = john
+    form.method = METHOD_TOTP
+    form.initiate_button.click()  # falls back to SMS: John has no app
+    form.show_sms_button.click()
+    form.submit_pin("000000")
+    assert form.state.login is not None and form.user_side == ""
+    assert form.outcome_text.startswith("Not verified")
+    form.user_id = ann
+    assert form.state.login is None and form.state.user_id == ann
+    assert (form.method_text, form.login_text, form.outcome_text, form.user_side) == ("",) * 4
+    form.initiate_button.click()
+    assert form.method_text == "Server used TOTP" and form.state.login.tries is None
+    form.user_id = john  # back to John: Ann's login is not his
+    assert form.state.login is None and form.method_text == ""
+
+
+def test_a_new_start_replaces_the_login_and_the_sms_shown_for_the_old_one(form) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    first = form.state.login.auth_id
+    form.show_sms_button.click()
+    assert "verification code" in form.user_side
+    form.initiate_button.click()
+    assert form.state.login.auth_id != first, "a new auth_id"
+    assert form.user_side == "", "the old SMS must not stay on screen: typing it spends a try"
+    assert "5 tries left" in form.login_text
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("abcdef", "A PIN is 6 digits, nothing else"),
+        ("12345", "A PIN is 6 digits; this has 5."),
+        ("1234567", "A PIN is 6 digits; this has 7."),
+        ("１２３４５６", "A PIN is 6 digits, nothing else"),  # full-width digits
+        ("   ", "Type the PIN the user received first."),
+    ],
+)
+def test_a_pin_that_cannot_be_right_is_refused_without_spending_a_try(
+    form, log, typed: str, says: str
+) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    form.submit_pin(typed)
+    assert form.message.startswith(says) and form.state.message.tone == "warn"
+    assert log.df[ACTION].tolist() == [INITIATE], "nothing may be sent"
+    assert form.state.login.tries == 5 and "5 tries left" in form.login_text
+
+
+def test_the_right_pin_typed_with_spaces_verifies_and_a_long_paste_sends_nothing(
+    sandbox, form, log
+) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    pin = sandbox.control().pin_for(form.state.login.auth_id)
+    form.submit_pin("9" * 5000)  # more than the box holds: not from the page, ignored
+    assert log.df[ACTION].tolist() == [INITIATE]
+    form.submit_pin(f"  {pin[:3]} {pin[3:]} ")
+    assert form.outcome_text == "Verified"
+    assert log.df[ACTION].tolist() == [INITIATE, VERIFY]
+
+
+def test_a_double_click_in_the_page_starts_one_login_and_verifies_once(sandbox, form, log) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    _page_click(form.initiate_button)
+    _page_click(form.initiate_button)  # queued while the first ran: the same click
+    assert log.df[ACTION].tolist() == [INITIATE], "one SMS, one session"
+    form.submit_pin("000000" if _pin_of(sandbox, form) != "000000" else "111111")
+    form.submit_pin(_pin_of(sandbox, form))  # typed again at once: a new PIN is a new press
+    assert log.df[ACTION].tolist() == [INITIATE, VERIFY, VERIFY]
+    form.submit_pin("")  # Verify double-clicked: the page emptied the box with the first
+    assert log.df[ACTION].tolist() == [INITIATE, VERIFY, VERIFY]
+    assert form.outcome_text == "Verified" and form.message == "", "no line beside it"
+    time.sleep(DOUBLE_CLICK + 0.05)  # a person's second click, later: a new start
+    _page_click(form.initiate_button)
+    assert log.df[ACTION].tolist() == [INITIATE, VERIFY, VERIFY, INITIATE]
+
+
+def test_code_clicks_in_a_row_are_each_taken(form, log) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    form.initiate_button.click()  # a notebook cell clicking twice means twice
+    assert log.df[ACTION].tolist() == [INITIATE, INITIATE]
+
+
+def test_messages_say_what_happened_and_what_to_do(sandbox, form) -> None:
+    _create_service_and_user(form)
+    form.submit_pin("123456")
+    assert form.message == "Start a login first: choose the method and press Initiate."
+    form.totp_code_button.click()
+    assert form.message == "This user has no authenticator app: press Enrol app first, or use SMS."
+    assert form.message_detail.startswith("NoSuchResourceError (HTTP 404")
+    form.method = METHOD_SMS
+    for _ in range(2):  # 10 wrong PINs in a row lock the user
+        form.initiate_button.click()
+        for _ in range(5):
+            form.pin = "000000" if _pin_of(sandbox, form) != "000000" else "111111"
+            form.verify_button.click()
+    form.initiate_button.click()
+    assert form.message.startswith("This user is locked after too many wrong PINs in a row.")
+    assert "Wait up to 15 minutes" in form.message
+    assert "409" in form.message_detail and "409" not in form.message
+
+
+def test_the_clock_buttons_move_the_sandbox_and_the_countdown_follows(sandbox, form) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    assert "PIN expires in 5:00" in form.login_text and "5 tries left" in form.login_text
+    form.submit_pin("000000" if _pin_of(sandbox, form) != "000000" else "111111")
+    assert "4 tries left" in form.login_text
+    form.clock_buttons["+30 s"].click()
+    assert "PIN expires in 4:30" in form.login_text and "moved on +30 s" in form.user_side
+    sandbox.control().advance(60)  # elsewhere: the next tick shows it
+    form.tick()
+    assert "PIN expires in 3:30" in form.login_text
+    form.clock_buttons["+5 min"].click()
+    assert "PIN expired" in form.login_text
+    form.submit_pin(_pin_of(sandbox, form))
+    assert form.outcome_text == "Not verified: EXPIRED (PIN expired or already used)"
+
+
+def _pin_of(sandbox, form: VerifyForm) -> str:
+    return sandbox.control().pin_for(form.state.login.auth_id)
+
+
+def test_a_user_deleted_elsewhere_leaves_the_list_when_chosen(sandbox, form) -> None:
+    john, ann = _two_users(form)
+    form.user_id = john  # the list is read: John and Ann
+    sandbox.api().users.delete(form.service_id, ann)
+    assert form.user_ids == (john, ann), "the form cannot know yet"
+    form.user_id = ann  # chosen from the stale list
+    assert form.user_ids == (john,) and form.user_id == john
+    assert form.message == "That user no longer exists (deleted elsewhere): the list is up to date."
+
+
+def test_a_phone_number_typed_with_spaces_is_accepted(form) -> None:
+    _create_service_and_user(form)
+    form.setup.fields["phone"].value, form.setup.fields["username"].value = "+372 5551 2345", "m"
+    form.setup.add_user_button.click()
+    assert form.setup.status_text == "Added user m" and form.username == "m"
+
+
+def test_every_label_fits_a_narrow_page(form) -> None:
+    # At 1024 px a button wider than its text is cut; rows wrap rather than scroll.
+    buttons = [form.initiate_button, form.show_sms_button, form.totp_code_button]
+    buttons += [form.enrol_button, *form.clock_buttons.values()]
+    assert all(len(button.description) <= 12 for button in buttons)
+    rows = [child for child in form.children if isinstance(child, widgets.HBox)]
+    assert rows and all(row.layout.flex_flow == "row wrap" for row in rows)
+
+
+def test_the_log_panel_is_a_table_with_empty_cells_for_missing_values(form, log) -> None:
+    _create_service_and_user(form)
+    form.initiate_button.click()
+    html = form.panel._table.value
+    assert "&lt;NA&gt;" not in html and "<NA>" not in html and "NaN" not in html
+    assert html.count("<th ") == form.panel.latest.shape[1], "one header per column"
+    assert form.panel.rates_text.startswith("1 call · ")

@@ -10,7 +10,16 @@ import errno
 import re
 from html import escape, unescape
 
-from verigator_nb.errors import VerigatorError
+from verigator_nb.errors import (
+    ConnectionFailedError,
+    InvalidDataError,
+    NoSuchResourceError,
+    RequestTimeoutError,
+    ResourceAlreadyExistsError,
+    ResourceForbiddenError,
+    VerigatorError,
+    WrongCredentialsError,
+)
 from verigator_nb.models import (
     RESULT_EXPIRED,
     RESULT_INVALID,
@@ -22,6 +31,7 @@ from verigator_nb.models import (
 __all__ = [
     "REASONS",
     "error_text",
+    "explain",
     "initiation_text",
     "message_html",
     "outcome_text",
@@ -82,6 +92,43 @@ def error_text(error: VerigatorError | ValueError) -> str:
         status = f"HTTP {error.status}, " if error.status is not None else ""
         return f"{type(error).__name__} ({status}{error.method} {error.path}): {error.message}"
     return f"Invalid input: {error}"
+
+
+# Said to people for each action: what happened, and what to do next.
+_GONE = "This user or service no longer exists (it was deleted): choose another user."
+_NOT_FOUND = {
+    "start": _GONE,
+    "check": "This user or login no longer exists: choose another user, then Initiate.",
+    "app_code": "This user has no authenticator app: press Enrol app first, or use SMS.",
+}
+_LOCKED = "temporarily locked"
+
+
+def explain(error: VerigatorError | ValueError, action: str, *, lockout: float | None) -> str:
+    """What went wrong with the form's ``action`` (start, check, app_code...), for a person:
+    what happened and what to do, with how long to wait when the rules say so (``lockout``:
+    the sandbox's seconds a locked user waits; None against another server)."""
+    if isinstance(error, ValueError):
+        return str(error)
+    if isinstance(error, ResourceAlreadyExistsError) and _LOCKED in error.message:
+        wait = f"up to {lockout / 60:g} minutes" if lockout else "a while"
+        return (
+            "This user is locked after too many wrong PINs in a row. Wait "
+            f"{wait} before starting again (against the sandbox, move its clock on)."
+        )
+    if isinstance(error, NoSuchResourceError):
+        return _NOT_FOUND.get(action, _GONE)
+    if isinstance(error, WrongCredentialsError):
+        return "The API refused this account's username or password: check them."
+    if isinstance(error, ResourceForbiddenError):
+        return "This account may not do that here."
+    if isinstance(error, InvalidDataError):
+        return "The API refused what was sent as invalid: check the fields."
+    if isinstance(error, RequestTimeoutError):
+        return "The API did not answer in time: try again in a moment."
+    if isinstance(error, ConnectionFailedError):
+        return "Could not reach the API: check the endpoint and the network, then try again."
+    return "The API could not do that: see the details, then try again."
 
 
 def message_html(

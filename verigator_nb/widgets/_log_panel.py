@@ -69,7 +69,35 @@ class LogPanel(widgets.VBox):
             self._con = connect(threads=1)  # a 10k-row log is faster on one thread
         self._rates.value = escape(_rates_text(frame, self._con))
         self._latest = frame[_SHOWN].tail(self._rows).reset_index(drop=True)
-        self._table.value = self._latest.to_html(index=False, na_rep="", escape=True, border=0)
+        self._table.value = table_html(self._latest)
+
+
+_CELL = "text-align:left;vertical-align:top;padding:2px 10px 2px 0"
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    """``frame`` as a plain table: headers aligned with their columns, an empty cell where
+    a value is missing (pandas would write ``<NA>``), times as UTC ``HH:MM:SS``."""
+    head = "".join(f'<th style="{_CELL}">{escape(str(name))}</th>' for name in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = "".join(f'<td style="{_CELL}">{escape(_cell(v))}</td>' for v in values)
+        rows.append(f"<tr>{cells}</tr>")
+    body = "".join(rows)
+    return (
+        '<table style="border-collapse:collapse;font-size:90%">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _cell(value: object) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and value != value:  # NaN
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.tz_convert("UTC").strftime("%H:%M:%S") if value.tzinfo else str(value)
+    return str(value)
 
 
 def _rates_text(frame: pd.DataFrame, con: Any) -> str:
@@ -80,7 +108,8 @@ def _rates_text(frame: pd.DataFrame, con: Any) -> str:
     with analysis.collector_held(), analysis.Analysis(frame, con=con) as computed:
         tables = computed.tables(shown)
     parts = [_rate(analysis.METRIC_LABELS[name], table) for name, table in tables.items()]
-    return f"{len(frame)} calls · " + " · ".join(parts)
+    calls = f"{len(frame)} call" if len(frame) == 1 else f"{len(frame)} calls"
+    return f"{calls} · " + " · ".join(parts)
 
 
 def _rate(label: str, table: pd.DataFrame) -> str:

@@ -93,6 +93,8 @@ class PinEntry(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._callbacks: list[Callable[[str], object]] = []
+        self.typed = ""  # typed from Python (a notebook cell, a test); never sent to the page
+        self.from_page = False  # True while callbacks run for a submit from the browser
         self.on_msg(self._on_front_end_msg)
 
     def __repr__(self) -> str:
@@ -119,6 +121,11 @@ class PinEntry(anywidget.AnyWidget):
             callback(text)
         return True
 
+    def click(self) -> bool:
+        """Press Verify from Python: submit what ``typed`` holds, emptying it first."""
+        text, self.typed = self.typed, ""
+        return self.submit(text)
+
     def clear(self) -> None:
         """Empty the box in every browser view showing it (a no-op with no front end)."""
         self.send({"event": "clear"})
@@ -128,4 +135,8 @@ class PinEntry(anywidget.AnyWidget):
             return
         value = content.get("value")
         if isinstance(value, str) and len(value) <= self.max_length:
-            self.submit(value)
+            self.from_page = True
+            try:
+                self.submit(value)
+            finally:
+                self.from_page = False

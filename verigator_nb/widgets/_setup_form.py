@@ -5,13 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import ipywidgets as widgets
+import phonenumbers
 
 from verigator_nb.client import Api
 from verigator_nb.errors import VerigatorError
 from verigator_nb.models import Service, User
 from verigator_nb.widgets._format import error_text, plain, styled
 
-__all__ = ["SetupForm"]
+__all__ = ["SetupForm", "international_number"]
+
+_WRAP = widgets.Layout(flex_flow="row wrap", align_items="center")
+
+
+def international_number(text: str) -> str:
+    """A phone number as typed (``+372 5551 2345``, ``+44 (0)1234-567``) in E.164, as the
+    API takes it; ``ValueError`` in words when it is not one ``phonenumbers`` can read."""
+    try:
+        parsed = phonenumbers.parse(text.strip(), None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            "Type the phone number with its country code, starting with +, e.g. +372 5551 2345."
+        ) from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError("That is not a possible phone number for its country: check the digits.")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 class SetupForm(widgets.VBox):
@@ -33,19 +50,29 @@ class SetupForm(widgets.VBox):
         self._service_id = service_id
         self._on_service = on_service
         self._on_user = on_user
-        self._domain = widgets.Text(description="Domain", placeholder="www.example.com")
-        self._name = widgets.Text(description="Name", placeholder="CoffeeShop")
+        label = {"description_width": "5em"}
+        fit = widgets.Layout(width="auto", min_width="14em", flex="1 1 auto")
+        self._domain = widgets.Text(
+            description="Domain", placeholder="e.g. www.example.com", style=label, layout=fit
+        )
+        self._name = widgets.Text(
+            description="Name", placeholder="e.g. CoffeeShop", style=label, layout=fit
+        )
         self._create_service = widgets.Button(description="Create service", icon="plus")
-        self._phone = widgets.Text(description="Phone", placeholder="+4401234567")
-        self._username = widgets.Text(description="Username", placeholder="john.doe@example.com")
+        self._phone = widgets.Text(
+            description="Phone", placeholder="e.g. +44 01234 567", style=label, layout=fit
+        )
+        self._username = widgets.Text(
+            description="Username", placeholder="e.g. john.doe@example.com", style=label, layout=fit
+        )
         self._add_user = widgets.Button(description="Add user", icon="user-plus")
         self._status = widgets.HTML()
         self._create_service.on_click(self._on_create_service_click)
         self._add_user.on_click(self._on_add_user_click)
         super().__init__(
             [
-                widgets.HBox([self._domain, self._name, self._create_service]),
-                widgets.HBox([self._phone, self._username, self._add_user]),
+                widgets.HBox([self._domain, self._name, self._create_service], layout=_WRAP),
+                widgets.HBox([self._phone, self._username, self._add_user], layout=_WRAP),
                 self._status,
             ]
         )
@@ -92,7 +119,8 @@ class SetupForm(widgets.VBox):
             self._status.value = styled("Choose or create a service first.", "warn")
             return
         try:
-            user = self._api.users.create(service_id, self._phone.value, self._username.value)
+            number = international_number(self._phone.value)
+            user = self._api.users.create(service_id, number, self._username.value)
         except (VerigatorError, ValueError) as exc:
             self._status.value = styled(error_text(exc), "bad")
             return

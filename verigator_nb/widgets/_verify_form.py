@@ -1,36 +1,52 @@
 """``VerifyForm``: choose a service and user, start a login check, type the PIN, see the outcome.
 
-Every call goes through the given ``Api`` (recording to ``log`` when one is given), so the form
-and a notebook cell produce the same rows. API and input errors, and a row the log could not
-write (a full disk: the outcome is still shown), are a message in the form, never a traceback.
-Buttons are off while a call is in flight; no PIN or phone number stays in the widgets (whose
-state a notebook saves) once a verify is sent. Tests drive it through ``.value``/``.click()``.
+The form holds one ``FormState`` (``_form_state``): every action makes the next state and the
+whole view is drawn from it (``_render``), so what it shows is always the selected user's
+current login and nothing older. Every call goes through the given ``Api`` (recording to
+``log`` when one is given), so the form and a notebook cell produce the same rows. API and
+input errors, and a row the log could not write, are a message for people with the technical
+detail one click away, never a traceback. A PIN is checked before it is sent; a call in flight
+blocks other actions, and a second click arriving from the page just after an action ends is
+taken for a double click and dropped. Against the sandbox, buttons play the user and move the
+clock, and the login shows its expiry countdown and tries left. No PIN or phone number stays
+in the widgets (whose state a notebook saves). Tests drive it through ``.value``/``.click()``
+and read ``state``.
 """
 
 from __future__ import annotations
 
-import warnings
+import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+from datetime import timedelta
+from html import escape
+from typing import TYPE_CHECKING, Any, Final
 
 import ipywidgets as widgets
 
 from verigator_nb.client import Api
-from verigator_nb.errors import VerigatorError
+from verigator_nb.errors import NoSuchResourceError, VerigatorError
 from verigator_nb.log import OutcomeLog
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Service, User, Verification
+from verigator_nb.widgets import _form_state as fs
+from verigator_nb.widgets._form_state import FormState, Note
 from verigator_nb.widgets._format import (
+    error_text,
+    explain,
     initiation_text,
-    message_html,
     outcome_text,
     phone_hint,
     plain,
     styled,
     tone_of,
+    unlogged_text,
 )
 from verigator_nb.widgets._log_guard import LogGuard
 from verigator_nb.widgets._log_panel import LogPanel
+from verigator_nb.widgets._pin_entry import PinEntry
 from verigator_nb.widgets._setup_form import SetupForm
 
 if TYPE_CHECKING:  # only a type here: importing the sandbox would start loading its server
@@ -39,11 +55,33 @@ if TYPE_CHECKING:  # only a type here: importing the sandbox would start loading
 __all__ = ["VerifyForm"]
 
 
+DOUBLE_CLICK: Final = 0.4  # seconds: a click from the page this soon after the same action ended
+CLOCK_STEPS: Final = (("+30 s", 30), ("+5 min", 300), ("+15 min", 900))
+_NARROW: Final = widgets.Layout(flex_flow="row wrap", align_items="center")
+
+
+class _PageButton(widgets.Button):
+    """A button that knows whether the click it runs came from the page (``from_page``) or
+    from ``click()`` in code: only the page double-clicks."""
+
+    from_page = False
+
+    def _handle_button_msg(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
+        if content.get("event", "") == "click":
+            self.from_page = True
+            try:
+                self.click()
+            finally:
+                self.from_page = False
+
+
 class VerifyForm(widgets.VBox):
     """An interactive verify form for one ``Api``; ``control`` adds play-the-user buttons.
 
     ``services`` pre-fills the service dropdown (the API has no "list services" call), and
-    services created through the form's setup section are added to it.
+    services created through the form's setup section are added to it. ``state`` is what the
+    form shows, as a value. In a live kernel the login's expiry counts down every
+    ``tick_seconds`` (sandbox only; None: only when something is clicked).
     """
 
     def __init__(
@@ -53,25 +91,38 @@ class VerifyForm(widgets.VBox):
         *,
         control: SandboxControl | None = None,
         services: Iterable[Service] = (),
+        tick_seconds: float | None = 1.0,
     ) -> None:
         sink = log if log is not None else api.log
         # Rows go through a guard, so a failed write is shown with the outcome, not raised.
         self._guard = LogGuard(sink) if sink is not None else None
         self._api = api if self._guard is None else api.with_log(self._guard)
         self._control = control
-        self._initiation: Initiation | None = None
-        self._verification: Verification | None = None
+        self._rules = _sandbox_rules() if control is not None else None
+        self._state = FormState()
+        self._warning: Note | None = None  # a row the log could not write, with the outcome
+        self._services: tuple[tuple[str, str], ...] = ()
+        self._lock = threading.RLock()
         self._busy = False
+        self._drawing: int | None = None  # the thread drawing the dropdowns, if one is
+        self._last: tuple[str, float] = ("", -DOUBLE_CLICK)  # the latest action, when it ended
+        self._ticker = _Ticker(self, tick_seconds) if tick_seconds and _live_kernel() else None
         self._build(log)
         for service in services:
             self._add_service(service)
+        self._render()
 
     # -- what a test or a notebook reads and sets ------------------------------------------
 
     @property
+    def state(self) -> FormState:
+        """What the form shows, as a value (see ``FormState``)."""
+        return self._state
+
+    @property
     def service_id(self) -> str | None:
         """The selected service's id."""
-        return self._service.value
+        return self._state.service_id
 
     @service_id.setter
     def service_id(self, value: str | None) -> None:
@@ -80,7 +131,7 @@ class VerifyForm(widgets.VBox):
     @property
     def user_id(self) -> str | None:
         """The selected user's id."""
-        return self._user.value
+        return self._state.user_id
 
     @user_id.setter
     def user_id(self, value: str | None) -> None:
@@ -89,17 +140,17 @@ class VerifyForm(widgets.VBox):
     @property
     def username(self) -> str | None:
         """The selected user's name, as the user dropdown shows it."""
-        return self._user.label
+        return dict((uid, name) for name, uid in self._state.users).get(self.user_id or "")
 
     @property
     def service_ids(self) -> tuple[str, ...]:
         """The ids the service dropdown offers, in order."""
-        return tuple(service_id for _, service_id in self._service.options)
+        return tuple(service_id for _, service_id in self._services)
 
     @property
     def user_ids(self) -> tuple[str, ...]:
         """The ids the user dropdown offers (the selected service's users), in order."""
-        return tuple(user_id for _, user_id in self._user.options)
+        return tuple(user_id for _, user_id in self._state.users)
 
     @property
     def method(self) -> str:
@@ -112,33 +163,42 @@ class VerifyForm(widgets.VBox):
 
     @property
     def pin(self) -> str:
-        """The PIN typed so far (cleared after every verify, so no PIN stays in the form)."""
-        return str(self._pin.value)
+        """The PIN a notebook cell typed (``form.pin = ...``), to be sent by
+        ``verify_button.click()``; kept in the kernel only, emptied by the click."""
+        return self._pin.typed
 
     @pin.setter
     def pin(self, value: str) -> None:
-        self._pin.value = value
+        self._pin.typed = value
 
     @property
     def initiation(self) -> Initiation | None:
-        """The latest started authentication."""
-        return self._initiation
+        """The current login's start (None before one, and after another user is chosen)."""
+        login = self._state.login
+        return login.initiation if login else None
 
     @property
     def verification(self) -> Verification | None:
-        """The latest verify outcome."""
-        return self._verification
+        """The current login's latest verify outcome."""
+        login = self._state.login
+        return login.outcome if login else None
 
     @property
     def method_text(self) -> str:
-        """The method line as shown: what the server used for the latest start, with the
-        fallback marker; empty until a start succeeds and while the latest start failed."""
-        return plain(self._method_used.value)
+        """The method line: what the server used for the current login, with the fallback
+        spelled out; empty without a login."""
+        login = self._state.login
+        return initiation_text(login.initiation) if login else ""
+
+    @property
+    def login_text(self) -> str:
+        """The current login's details as shown: method asked, expiry, tries left."""
+        return plain(self._login.value)
 
     @property
     def outcome_text(self) -> str:
         """The outcome line as shown: ``Verified`` or ``Not verified: RESULT (reason)``;
-        empty until a verify succeeds, after a new start and while the latest verify failed."""
+        empty until a verify of the current login succeeds."""
         return plain(self._outcome.value)
 
     @property
@@ -148,14 +208,22 @@ class VerifyForm(widgets.VBox):
 
     @property
     def message(self) -> str:
-        """The latest error or hint as text, empty when the last call went well."""
-        return plain(self._message.value)
+        """The latest action's error or hint as text (and a row the log could not write),
+        empty when it went well; the technical detail is not part of it."""
+        notes = [note.text for note in (self._state.message, self._warning) if note]
+        return "\n".join(notes)
+
+    @property
+    def message_detail(self) -> str:
+        """The technical detail behind the message (error class, status, path), if any."""
+        note = self._state.message
+        return note.detail if note else ""
 
     @property
     def user_side(self) -> str:
-        """What the latest play-the-user click showed, as text (sandbox only); empty while
-        its call failed."""
-        return plain(self._user_side.value)
+        """What the latest play-the-user click showed, as text (sandbox only)."""
+        note = self._state.user_side
+        return note.text if note else ""
 
     @property
     def busy(self) -> bool:
@@ -168,9 +236,9 @@ class VerifyForm(widgets.VBox):
         return self._initiate
 
     @property
-    def verify_button(self) -> widgets.Button:
-        """Verifies the typed PIN."""
-        return self._verify
+    def verify_button(self) -> PinEntry:
+        """The PIN box with its Verify button: ``click()`` sends what ``pin`` holds."""
+        return self._pin
 
     @property
     def show_sms_button(self) -> widgets.Button | None:
@@ -188,6 +256,11 @@ class VerifyForm(widgets.VBox):
         return self._enrol
 
     @property
+    def clock_buttons(self) -> dict[str, widgets.Button]:
+        """Sandbox only: the buttons moving the sandbox clock on, by label (``+5 min``...)."""
+        return dict(self._clock)
+
+    @property
     def setup(self) -> SetupForm:
         """The create-a-service / add-a-user subform."""
         return self._setup
@@ -198,31 +271,44 @@ class VerifyForm(widgets.VBox):
         return self._panel
 
     def __repr__(self) -> str:
-        service, user = self._service.label, self.username
-        return f"VerifyForm(service={service!r}, user={user!r}, method={self.method!r})"
+        service = dict((sid, label) for label, sid in self._services).get(self.service_id or "")
+        return f"VerifyForm(service={service!r}, user={self.username!r}, method={self.method!r})"
 
     def submit_pin(self, text: str) -> None:
         """Type ``text`` into the PIN box and press Enter, as a person in the browser would."""
-        self._pin.value = text
-        # ipywidgets has no public way to receive a front-end message: this is where the
-        # kernel's comm delivers the browser's "submit" event, so the PIN box's own wiring runs.
-        self._pin._handle_custom_msg({"event": "submit"}, [])
+        # Where the kernel's comm delivers the page's submit, which carries the typed text.
+        self._pin._on_front_end_msg(self._pin, {"event": "submit", "value": text}, [])
+
+    def tick(self) -> None:
+        """Read the sandbox clock and redraw the countdown (what the live ticker does)."""
+        if self._control is None or self._busy:
+            return
+        with self._lock:
+            try:
+                now = self._control.now()
+            except VerigatorError:
+                return
+            self._state = fs.clocked(self._state, now)
+            self._render()
 
     # -- layout ----------------------------------------------------------------------------
 
     def _build(self, log: OutcomeLog | None) -> None:
-        self._service = widgets.Dropdown(description="Service", options=[], value=None)
-        self._user = widgets.Dropdown(description="User", options=[], value=None)
+        fit = widgets.Layout(width="auto", min_width="16em", flex="1 1 auto")
+        label = {"description_width": "5em"}
+        self._service = widgets.Dropdown(description="Service", layout=fit, style=label)
+        self._user = widgets.Dropdown(description="User", layout=fit, style=label)
         self._method = widgets.ToggleButtons(
-            options=[("TOTP app", METHOD_TOTP), ("SMS", METHOD_SMS)], description="Method"
+            options=[("TOTP app", METHOD_TOTP), ("SMS", METHOD_SMS)],
+            description="Method",
+            style={"button_width": "6.5em", **label},
         )
-        self._initiate = widgets.Button(description="Initiate", button_style="primary")
-        self._method_used = widgets.HTML()
-        self._pin = widgets.Text(description="PIN", placeholder="6 digits, Enter submits")
-        self._verify = widgets.Button(description="Verify", button_style="success")
-        self._outcome = widgets.HTML()
-        self._message = widgets.HTML()
-        self._user_side = widgets.HTML()
+        self._initiate = _PageButton(description="Initiate", button_style="primary")
+        self._login = widgets.HTML().add_class("verigator-login")
+        self._pin = PinEntry(description="PIN", placeholder="the 6 digits")
+        self._outcome = widgets.HTML().add_class("verigator-outcome")
+        self._message = widgets.HTML().add_class("verigator-message")
+        self._user_side = widgets.HTML().add_class("verigator-user-side")
         self._setup = SetupForm(
             self._api,
             service_id=lambda: self.service_id,
@@ -234,168 +320,343 @@ class VerifyForm(widgets.VBox):
         setup = widgets.Accordion([self._setup], titles=("Create a service or add a user",))
         setup.selected_index = None
         rows: list[widgets.Widget] = [
-            widgets.HBox([self._service, self._user]),
+            widgets.HBox([self._service, self._user], layout=_NARROW),
             setup,
-            widgets.HBox([self._method, self._initiate]),
-            self._method_used,
-            widgets.HBox([self._pin, self._verify]),
+            widgets.HBox([self._method, self._initiate], layout=_NARROW),
+            self._login,
+            self._pin,
             self._outcome,
             self._message,
         ]
-        rows += self._sandbox_row()
+        rows += self._sandbox_rows()
         super().__init__(rows + ([self._panel] if self._panel else []))
 
-    def _sandbox_row(self) -> list[widgets.Widget]:
+    def _sandbox_rows(self) -> list[widgets.Widget]:
         self._show_sms = self._totp_code = self._enrol = None
+        self._clock: list[tuple[str, widgets.Button]] = []
         if self._control is None:
             return []
-        wide = widgets.Layout(width="auto")
-        self._show_sms = widgets.Button(
-            description="Show the SMS the user got", icon="envelope", layout=wide
-        )
-        self._totp_code = widgets.Button(description="Current TOTP code", icon="clock", layout=wide)
-        self._enrol = widgets.Button(
-            description="Enrol authenticator app", icon="mobile", layout=wide
-        )
-        self._show_sms.on_click(self._on_show_sms_click)
-        self._totp_code.on_click(self._on_totp_code_click)
-        self._enrol.on_click(self._on_enrol_click)
-        label = widgets.HTML("<i>Sandbox — play the user:</i>")
+        plays = [
+            ("Show SMS", "envelope", "The SMS the user got for this login", self._on_show_sms),
+            ("TOTP code", "clock", "The code the user's app shows now", self._on_totp_code),
+            ("Enrol app", "mobile", "Give the user an authenticator app", self._on_enrol),
+        ]
+        buttons = []
+        for text, icon, tip, handler in plays:
+            button = widgets.Button(description=text, icon=icon, tooltip=tip)
+            button.layout.width = "auto"
+            button.on_click(handler)
+            buttons.append(button)
+        self._show_sms, self._totp_code, self._enrol = buttons
+        for text, seconds in CLOCK_STEPS:
+            button = widgets.Button(description=text, tooltip=f"Move the sandbox clock {text}")
+            button.layout.width = "auto"
+            button.on_click(lambda _, s=seconds: self._act("clock", lambda: self._advance(s)))
+            self._clock.append((text, button))
+        user = widgets.HTML("<i>Play the user:</i>")
+        clock = widgets.HTML("<i>Sandbox clock:</i>")
         return [
-            widgets.HBox([label, self._show_sms, self._totp_code, self._enrol]),
+            widgets.HBox([user, *buttons], layout=_NARROW),
+            widgets.HBox([clock, *(b for _, b in self._clock)], layout=_NARROW),
             self._user_side,
         ]
 
     def _wire(self) -> None:
         self._service.observe(self._on_service_change, names="value")
-        self._initiate.on_click(self._on_initiate_click)
-        self._verify.on_click(self._on_verify_click)
-        with warnings.catch_warnings():
-            # Deprecated in ipywidgets 8 but still the only event that means "Enter":
-            # observing value with continuous_update=False would also submit on blur,
-            # and a verify spends one of the user's attempts.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self._pin.on_submit(self._on_pin_submit)
+        self._user.observe(self._on_user_change, names="value")
+        self._initiate.on_click(self._on_initiate)
+        # The page's Enter and Verify both send the text they saw with the event: no value
+        # update can be overtaken (``PinEntry``).
+        self._pin.on_submit(lambda text: self._on_verify(text, self._pin.from_page))
 
-    # -- handlers: each runs one call and clears the line that shows its result ------------
+    # -- handlers --------------------------------------------------------------------------
 
     def _on_service_change(self, change: dict[str, object]) -> None:
-        self._user.options, self._user.value = [], None
-        if change["new"]:
-            self._run(self._load_users)
+        if self._drawing == threading.get_ident():  # the form drawing itself, not a person
+            return
+        service_id = change["new"] if isinstance(change["new"], str) else None
+        self._act("service", lambda: self._choose_service(service_id))
 
-    def _on_initiate_click(self, _: widgets.Button) -> None:
-        # A new start makes the SMS or code shown for the last one stale: it goes too.
-        self._run(self._do_initiate, shows=(self._method_used, self._outcome, self._user_side))
+    def _on_user_change(self, change: dict[str, object]) -> None:
+        if self._drawing == threading.get_ident():
+            return
+        user_id = change["new"] if isinstance(change["new"], str) else None
+        self._act("user", lambda: self._choose_user(user_id))
 
-    def _on_verify_click(self, _: widgets.Button) -> None:
-        self._run(self._do_verify, shows=(self._outcome,))
+    def _on_initiate(self, button: _PageButton) -> None:
+        self._act("start", self._do_initiate, repeat=button.from_page)
 
-    def _on_pin_submit(self, _: widgets.Text) -> None:
-        self._run(self._do_verify, shows=(self._outcome,))
+    def _on_verify(self, pin: str, from_page: bool) -> None:
+        # The page empties the box as it sends: a second Verify or Enter right after the
+        # first sends nothing, and is the same press, not a request to verify nothing.
+        repeat = from_page and not pin.strip()
+        self._act("check", lambda: self._do_verify(pin), repeat=repeat)
 
-    def _on_show_sms_click(self, _: widgets.Button) -> None:
-        self._run(self._do_show_sms, shows=(self._user_side,))
+    def _on_show_sms(self, _: widgets.Button) -> None:
+        self._act("show_sms", self._do_show_sms)
 
-    def _on_totp_code_click(self, _: widgets.Button) -> None:
-        self._run(self._do_totp_code, shows=(self._user_side,))
+    def _on_totp_code(self, _: widgets.Button) -> None:
+        self._act("app_code", self._do_totp_code)
 
-    def _on_enrol_click(self, _: widgets.Button) -> None:
-        self._run(self._do_enrol, shows=(self._user_side,))
+    def _on_enrol(self, _: widgets.Button) -> None:
+        self._act("enrol_app", self._do_enrol)
 
-    # -- the calls -------------------------------------------------------------------------
+    # -- the actions: each makes the next state --------------------------------------------
 
-    def _load_users(self) -> None:
+    def _choose_service(self, service_id: str | None) -> None:
+        self._set(fs.selected_service(self._state, service_id))
+        if service_id:
+            self._list_users()
+
+    def _choose_user(self, user_id: str | None) -> None:
+        """Another user: the list read again, so a user deleted elsewhere goes from it."""
+        self._set(fs.selected_user(self._state, user_id))
+        if not self.service_id or not user_id:
+            return
+        users = tuple((u.username, u.id) for u in self._api.users.get_all(self.service_id))
+        listed = fs.users_listed(self._state, users)
+        if any(uid == user_id for _, uid in users):
+            self._set(fs.selected_user(listed, user_id))
+        else:
+            note = Note("That user no longer exists (deleted elsewhere): the list is up to date.")
+            self._set(fs.failed(listed, Note(note.text, "warn")))
+
+    def _list_users(self) -> None:
         users = self._api.users.get_all(str(self.service_id))
-        self._user.options = [(user.username, user.id) for user in users]
-        self._user.value = users[0].id if users else None
+        self._set(fs.users_listed(self._state, tuple((u.username, u.id) for u in users)))
 
     def _do_initiate(self) -> None:
         service_id, user_id = self._require_selection()
-        self._initiation = self._api.auth.initiate(service_id, user_id, self.method)
-        self._verification = None
-        tone = "warn" if self._initiation.fallback else "info"
-        self._method_used.value = styled(initiation_text(self._initiation), tone)
+        asked = self.method
+        initiation = self._api.auth.initiate(service_id, user_id, asked)
+        now = self._control.now() if self._control is not None else None
+        ttl, tries, _ = self._rules or (None, None, None)
+        self._set(fs.started(self._state, initiation, asked, now=now, pin_ttl=ttl, tries=tries))
 
-    def _do_verify(self) -> None:
-        service_id, user_id = self._require_selection()
-        pin, self._pin.value = self._pin.value, ""
-        if not pin:
-            raise ValueError("type the PIN the user received first")
-        self._user_side.value = ""  # the SMS or code shown there is spent by this verify
-        initiation = self._initiation
-        if initiation and (initiation.service_id, initiation.user_id) == (service_id, user_id):
-            self._verification = self._api.auth.verify(initiation, pin)
-        else:
-            self._verification = self._api.auth.verify(service_id, user_id, pin)
-        tone = "ok" if self._verification.verified else "bad"
-        self._outcome.value = styled(outcome_text(self._verification), tone)
+    def _do_verify(self, typed: str) -> None:
+        self._require_selection()
+        login = self._state.login
+        if login is None:
+            raise ValueError("Start a login first: choose the method and press Initiate.")
+        if login.done:
+            raise ValueError("This login is verified already: press Initiate to start another.")
+        problem = fs.pin_problem(typed)
+        if problem:
+            raise ValueError(problem)
+        verification = self._api.auth.verify(login.initiation, fs.clean_pin(typed))
+        if self._control is not None:
+            self._state = fs.clocked(self._state, self._control.now())
+        self._set(fs.checked(self._state, verification))
 
     def _do_show_sms(self) -> None:
         assert self._control is not None
-        auth_id = self._initiation.auth_id if self._initiation else None
+        login = self._state.login
+        auth_id = login.auth_id if login else None
         messages = [m for m in self._control.outbox() if auth_id and m.auth_id == auth_id]
         if not messages:
-            raise ValueError("no SMS for the latest start: initiate with SMS (or TOTP fallback)")
+            raise ValueError("No SMS for this login: press Initiate with SMS (or TOTP fallback).")
         message = messages[-1]
-        self._user_side.value = styled(f"SMS to {phone_hint(message.to)}: “{message.text}”", "info")
+        text = f"SMS to {phone_hint(message.to)}: “{message.text}”"
+        self._set(fs.noted(self._state, Note(text)))
 
     def _do_totp_code(self) -> None:
         assert self._control is not None
         code = self._control.totp_code(*self._require_selection())
-        self._user_side.value = styled(f"Authenticator app shows {code}", "info")
+        self._set(fs.noted(self._state, Note(f"Authenticator app shows {code}")))
 
     def _do_enrol(self) -> None:
         assert self._control is not None
         self._control.enrol_totp(*self._require_selection())
-        self._user_side.value = styled("Authenticator app enrolled: TOTP now stays TOTP", "info")
+        note = Note("Authenticator app enrolled: TOTP now stays TOTP")
+        self._set(fs.noted(self._state, note))
+
+    def _advance(self, seconds: float) -> None:
+        assert self._control is not None
+        now = self._control.advance(seconds)
+        label = dict((s, t) for t, s in CLOCK_STEPS).get(int(seconds), f"+{seconds:g} s")
+        note = Note(f"Sandbox clock moved on {label}: now {now:%H:%M:%S} UTC")
+        self._set(fs.noted(fs.clocked(self._state, now), note))
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _run(self, action: Callable[[], None], *, shows: tuple[widgets.HTML, ...] = ()) -> None:
-        """Run one call: buttons off while in flight, errors (and a row the log could not
-        write) shown in the form, panel refreshed. The lines in ``shows`` are cleared first,
-        so a failed call shows its message alone, not beside an earlier call's result.
-        """
-        if self._busy:  # button.click() ignores `disabled`, so guard here too
+    def _act(self, name: str, action: Callable[[], None], *, repeat: bool = False) -> None:
+        """Run one action: nothing else while it runs, its error (and a row the log could
+        not write) shown as a note, the panel refreshed. A ``repeat`` (a press from the page
+        that may be the second half of a double click) arriving just after the same action
+        ended is dropped: it was sent before the page knew the first had been answered."""
+        if self._busy:  # button.click() ignores `disabled`, and a thread may tick
             return
-        with self._in_flight():
-            for line in (self._message, *shows):
-                line.value = ""
-            error: VerigatorError | ValueError | None = None
+        last, ended = self._last
+        if repeat and last == name and time.monotonic() - ended < DOUBLE_CLICK:
+            return
+        with self._lock, self._in_flight():
+            self._warning = None
             try:
                 action()
-            except (VerigatorError, ValueError) as exc:
-                error = exc
+            except ValueError as exc:
+                self._set(fs.failed(self._state, Note(str(exc), "warn")))
+            except VerigatorError as exc:
+                self._failed(name, exc)
             unlogged = self._guard.take_failure() if self._guard is not None else None
-            self._message.value = message_html(error, unlogged)
+            self._warning = Note(unlogged_text(unlogged), "warn") if unlogged else None
+        self._last = (name, time.monotonic())
+        self._render()
         if self._panel is not None:
             self._panel.refresh()
+        if self._ticker is not None:
+            self._ticker.wake()
+
+    def _failed(self, name: str, error: VerigatorError) -> None:
+        lockout = self._rules[2] if self._rules else None
+        note = Note(explain(error, name, lockout=lockout), "bad", error_text(error))
+        self._set(fs.failed(self._state, note))
+        if isinstance(error, NoSuchResourceError) and self.service_id and name != "app_code":
+            with suppress(VerigatorError):  # the deleted user leaves the list
+                message = self._state.message
+                self._list_users()
+                self._set(fs.failed(self._state, message or note))
+
+    def _set(self, state: FormState) -> None:
+        self._state = state
 
     @contextmanager
     def _in_flight(self) -> Iterator[None]:
-        buttons = [self._initiate, self._verify, self._show_sms, self._totp_code, self._enrol]
-        active = [button for button in buttons if button is not None]
         self._busy = True
-        for button in active:
-            button.disabled = True
+        self._render_buttons()
         try:
             yield
         finally:
             self._busy = False
-            for button in active:
-                button.disabled = False
+            self._render_buttons()
+
+    def _render(self) -> None:
+        """Draw the whole form from the state: every line says what the state says."""
+        with self._lock:  # the ticker draws from its own thread
+            self._draw(self._state)
+
+    def _draw(self, state: FormState) -> None:
+        self._drawing = threading.get_ident()
+        try:
+            self._service.options = self._services
+            self._service.value = state.service_id if state.service_id in self.service_ids else None
+            self._user.options = state.users
+            self._user.value = state.user_id if state.user_id in self.user_ids else None
+        finally:
+            self._drawing = None
+        login = state.login
+        self._login.value = _login_html(state) if login else ""
+        outcome = login.outcome if login else None
+        tone = "ok" if outcome and outcome.verified else "bad"
+        self._outcome.value = styled(outcome_text(outcome), tone) if outcome else ""
+        self._message.value = _notes_html(state.message, self._warning)
+        self._user_side.value = styled(state.user_side.text, "info") if state.user_side else ""
+        self._render_buttons()
+
+    def _render_buttons(self) -> None:
+        buttons = [self._initiate, self._show_sms, self._totp_code, self._enrol]
+        buttons += [button for _, button in self._clock]
+        for button in buttons:
+            if button is not None:
+                button.disabled = self._busy
+        self._pin.disabled = self._busy
 
     def _require_selection(self) -> tuple[str, str]:
         if not self.service_id or not self.user_id:
-            raise ValueError("choose a service and a user first")
+            raise ValueError("Choose a service and a user first.")
         return self.service_id, self.user_id
 
     def _add_service(self, service: Service) -> None:
         label = f"{service.name} ({service.id[:8]})"
-        self._service.options = [*self._service.options, (label, service.id)]
-        self._service.value = service.id
+        self._services = (*self._services, (label, service.id))
+        self._choose_service(service.id)
+        self._render()
 
     def _add_user(self, user: User) -> None:
-        self._user.options = [*self._user.options, (user.username, user.id)]
-        self._user.value = user.id
+        users = (*self._state.users, (user.username, user.id))
+        self._set(fs.selected_user(replace(self._state, users=users), user.id))
+        self._render()
+
+    def _needs_tick(self) -> bool:
+        return self._state.expires_in is not None and self._state.expires_in > timedelta(0)
+
+
+class _Ticker:
+    """Redraws a form's countdown every ``seconds`` while its login has one, in a daemon
+    thread that holds the form weakly and sleeps when there is nothing to count."""
+
+    def __init__(self, form: VerifyForm, seconds: float) -> None:
+        self._form = weakref.ref(form)
+        self._seconds = seconds
+        self._wake = threading.Event()
+        threading.Thread(target=self._run, name="verify-form-ticker", daemon=True).start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            form = self._form()
+            if form is None:
+                return
+            counting = form._needs_tick()
+            del form
+            if not counting:
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            time.sleep(self._seconds)
+            form = self._form()
+            if form is not None:
+                form.tick()
+            del form
+
+
+def _login_html(state: FormState) -> str:
+    """The current login: the method used (fallback marked), the method asked, the expiry
+    countdown and the tries left, when known."""
+    login = state.login
+    assert login is not None
+    tone = "warn" if login.fallback else "info"
+    parts = [f"asked {login.method_asked.upper()}"]
+    if login.auth_id:
+        parts.append(f"auth id {login.auth_id[:8]}…")
+    left = state.expires_in
+    if left is not None:
+        seconds = int(left.total_seconds())
+        expiry = f"PIN expires in {seconds // 60}:{seconds % 60:02d}"
+        parts.append(expiry if seconds else "PIN expired")
+    if login.tries is not None and not login.done:
+        parts.append(f"{login.tries} {'try' if login.tries == 1 else 'tries'} left")
+    details = escape(" · ".join(parts))
+    return f"{styled(initiation_text(login.initiation), tone)} <small>({details})</small>"
+
+
+def _notes_html(message: Note | None, warning: Note | None) -> str:
+    """The message line: the note in its tone, its technical detail folded away under it,
+    then a row the log could not write."""
+    lines = []
+    if message is not None:
+        line = styled(message.text, message.tone)
+        if message.detail:
+            detail = f"<code>{escape(message.detail)}</code>"
+            line += f"<details><summary>Details</summary>{detail}</details>"
+        lines.append(line)
+    if warning is not None:
+        lines.append(styled(warning.text, warning.tone))
+    return "<br>".join(lines)
+
+
+def _sandbox_rules() -> tuple[float, int, float]:
+    """The sandbox's SMS PIN lifetime, wrong tries per PIN and user lockout, in seconds."""
+    from verigator_nb.sandbox._rules import PIN_TTL, PIN_WRONG_LIMIT, USER_LOCKOUT
+
+    return PIN_TTL, PIN_WRONG_LIMIT, USER_LOCKOUT
+
+
+def _live_kernel() -> bool:
+    """True inside a Jupyter kernel, where someone watches the countdown."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
