@@ -149,6 +149,8 @@ ACTIONS = st.one_of(
     st.tuples(st.just("pick_service"), st.integers(0, 3), st.none()),
     st.tuples(st.just("pick_user"), st.integers(0, 3), st.none()),
     st.tuples(st.just("enter"), st.none(), st.none()),
+    st.tuples(st.just("clock"), st.sampled_from(["+30 s", "+5 min", "+15 min"]), st.none()),
+    st.tuples(st.just("page_click"), st.just("initiate"), st.none()),
 )
 
 
@@ -200,6 +202,11 @@ def _act(form: VerifyForm, action: tuple[str, Any, Any]) -> None:
             form.user_id = form.user_ids[what % len(form.user_ids)]
     elif kind == "enter":
         form.submit_pin(form.pin or "123456")  # what the browser sends for Enter
+    elif kind == "clock":
+        form.clock_buttons[what].click()
+        assert form.message or "moved on" in form.user_side
+    elif kind == "page_click":  # a click from the page, maybe half of a double click
+        form.initiate_button._handle_button_msg(None, {"event": "click"}, [])
     elif what in ("create_service", "add_user"):
         getattr(form.setup, f"{what}_button").click()
         status = form.setup.status_text

@@ -625,3 +625,22 @@ def test_the_log_panel_is_a_table_with_empty_cells_for_missing_values(form, log)
     assert "&lt;NA&gt;" not in html and "<NA>" not in html and "NaN" not in html
     assert html.count("<th ") == form.panel.latest.shape[1], "one header per column"
     assert form.panel.rates_text.startswith("1 call · ")
+
+
+def test_a_totp_code_used_once_already_is_said_to_be_so(sandbox, form) -> None:
+    _create_service_and_user(form)
+    form.enrol_button.click()
+    form.method = METHOD_TOTP
+    form.initiate_button.click()
+    code = sandbox.control().totp_code(form.service_id, form.user_id)
+    form.submit_pin(code)
+    assert form.outcome_text == "Verified"
+    form.submit_pin(code)  # the same login again: nothing sent
+    assert form.message == "This login is verified already: press Initiate to start another."
+    form.initiate_button.click()
+    form.submit_pin(code)  # a new login, the code already used: refused as a replay
+    seconds = 30 - int(sandbox.now().timestamp()) % 30
+    assert form.outcome_text == (
+        "Not verified: INVALID (wrong code, or one used already: "
+        f"the app shows a new one in {seconds} s)"
+    )

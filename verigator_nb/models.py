@@ -17,12 +17,14 @@ __all__ = [
     "METHODS",
     "METHOD_SMS",
     "METHOD_TOTP",
+    "PIN_DIGITS",
     "RESULTS",
     "RESULT_EXPIRED",
     "RESULT_INVALID",
     "RESULT_MAX_CHARS",
     "RESULT_THROTTLED",
     "RESULT_VERIFIED",
+    "TOTP_STEP_SECONDS",
     "Initiation",
     "Service",
     "User",
@@ -42,6 +44,11 @@ RESULTS = (RESULT_VERIFIED, RESULT_INVALID, RESULT_EXPIRED, RESULT_THROTTLED)
 # The contract's list of results is open: any other result the server sends is kept as its
 # text (a non-text one as its JSON), cut to this many characters.
 RESULT_MAX_CHARS = 100
+
+# A PIN, by SMS or from an app, is this many digits; an app's code changes every TOTP step
+# (RFC 6238, as the API reference says).
+PIN_DIGITS = 6
+TOTP_STEP_SECONDS = 30
 
 
 @dataclass(frozen=True)

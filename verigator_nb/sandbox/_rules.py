@@ -19,6 +19,7 @@ from typing import Final
 from verigator_nb.models import (  # the protocol's names, defined once
     METHOD_SMS,
     METHOD_TOTP,
+    PIN_DIGITS,
     RESULT_EXPIRED,
     RESULT_INVALID,
     RESULT_THROTTLED,
@@ -50,7 +51,6 @@ __all__ = [
     "sms_target",
 ]
 
-PIN_DIGITS: Final = 6
 PIN_TTL: Final = 300.0  # seconds from sending
 PIN_WRONG_LIMIT: Final = 5  # per auth_id
 TOTP_WRONG_LIMIT: Final = 5  # in a row, per app

@@ -17,6 +17,7 @@ from typing import Final
 import pyotp
 from pyotp.exceptions import OTPVerificationError
 
+from verigator_nb.models import PIN_DIGITS, TOTP_STEP_SECONDS
 from verigator_nb.sandbox._state import RandomSource
 
 __all__ = [
@@ -31,8 +32,8 @@ __all__ = [
     "provisioning_uri",
 ]
 
-STEP_SECONDS: Final = 30
-DIGITS: Final = 6
+STEP_SECONDS: Final = TOTP_STEP_SECONDS
+DIGITS: Final = PIN_DIGITS
 DRIFT_STEPS: Final = 1  # steps accepted either side of now
 SECRET_BYTES: Final = 20  # 160 bits, RFC 4226's recommended length
 SECRET_LENGTH: Final = len(base64.b32encode(bytes(SECRET_BYTES)))  # base32 characters, no padding

@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Final
 
-from verigator_nb.models import METHOD_SMS, RESULT_INVALID, Initiation, Verification
+from verigator_nb.models import METHOD_SMS, PIN_DIGITS, RESULT_INVALID, Initiation, Verification
 
 __all__ = [
     "PIN_DIGITS",
@@ -35,7 +34,6 @@ __all__ = [
     "users_listed",
 ]
 
-PIN_DIGITS: Final = 6  # an SMS PIN and a TOTP code alike (the API reference)
 _SPACES = re.compile(r"[\s\u00a0\u2009\u202f-]+")  # what people type between digit groups
 
 

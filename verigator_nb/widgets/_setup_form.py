@@ -50,7 +50,7 @@ class SetupForm(widgets.VBox):
         self._service_id = service_id
         self._on_service = on_service
         self._on_user = on_user
-        label = {"description_width": "5em"}
+        label = {"description_width": "6.5em"}
         fit = widgets.Layout(width="auto", min_width="14em", flex="1 1 auto")
         self._domain = widgets.Text(
             description="Domain", placeholder="e.g. www.example.com", style=label, layout=fit

@@ -15,6 +15,7 @@ and read ``state``.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import weakref
@@ -30,7 +31,16 @@ import ipywidgets as widgets
 from verigator_nb.client import Api
 from verigator_nb.errors import NoSuchResourceError, VerigatorError
 from verigator_nb.log import OutcomeLog
-from verigator_nb.models import METHOD_SMS, METHOD_TOTP, Initiation, Service, User, Verification
+from verigator_nb.models import (
+    METHOD_SMS,
+    METHOD_TOTP,
+    RESULT_INVALID,
+    TOTP_STEP_SECONDS,
+    Initiation,
+    Service,
+    User,
+    Verification,
+)
 from verigator_nb.widgets import _form_state as fs
 from verigator_nb.widgets._form_state import FormState, Note
 from verigator_nb.widgets._format import (
@@ -547,7 +557,7 @@ class VerifyForm(widgets.VBox):
         self._login.value = _login_html(state) if login else ""
         outcome = login.outcome if login else None
         tone = "ok" if outcome and outcome.verified else "bad"
-        self._outcome.value = styled(outcome_text(outcome), tone) if outcome else ""
+        self._outcome.value = styled(_outcome_text(state), tone) if outcome else ""
         self._message.value = _notes_html(state.message, self._warning)
         self._user_side.value = styled(state.user_side.text, "info") if state.user_side else ""
         self._render_buttons()
@@ -644,6 +654,23 @@ def _notes_html(message: Note | None, warning: Note | None) -> str:
     if warning is not None:
         lines.append(styled(warning.text, warning.tone))
     return "<br>".join(lines)
+
+
+def _outcome_text(state: FormState) -> str:
+    """The latest verify's outcome; a TOTP code refused may have been right but used already
+    (an app's code works once), so that is said, with when the app shows its next code."""
+    login = state.login
+    assert login is not None and login.outcome is not None
+    outcome = login.outcome
+    if outcome.verified or login.method_used != METHOD_TOTP or outcome.result != RESULT_INVALID:
+        return outcome_text(outcome)
+    step = TOTP_STEP_SECONDS
+    when = "soon"
+    if state.now is not None:
+        when = f"in {math.ceil(step - state.now.timestamp() % step)} s"
+    return (
+        f"Not verified: INVALID (wrong code, or one used already: the app shows a new one {when})"
+    )
 
 
 def _sandbox_rules() -> tuple[float, int, float]:
