@@ -22,8 +22,10 @@ from verigator_nb.models import (
 )
 from verigator_nb.schema import ACTION, ATTEMPT, INITIATE, METHOD, VERIFIED, VERIFY
 from verigator_nb.widgets import LogPanel, VerifyForm
+from verigator_nb.widgets._clicks import DOUBLE_CLICK
 from verigator_nb.widgets._format import error_text, outcome_text, plain, styled, tone_of
-from verigator_nb.widgets._verify_form import DOUBLE_CLICK
+
+THROTTLED_REASON = "too many wrong PINs: press Initiate for a new one; a locked user waits"
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ def test_expired_and_throttled_reasons_are_shown(sandbox, form) -> None:
         form.verify_button.click()
     form.pin = pin
     form.verify_button.click()
-    assert form.outcome_text == "Not verified: THROTTLED (too many wrong attempts, try later)"
+    assert form.outcome_text == f"Not verified: THROTTLED ({THROTTLED_REASON})"
     form.initiate_button.click()
     pin = _pin_from_sms(form)
     sandbox.control().advance(301)
@@ -126,9 +128,7 @@ def test_api_error_is_a_message_not_a_traceback_and_the_form_stays_usable(sandbo
     # The user vanishes behind the form's back, through another client.
     sandbox.api().users.delete(form.service_id, form.user_id)
     form.initiate_button.click()
-    assert form.message == (
-        "This user or service no longer exists (it was deleted): choose another user."
-    )
+    assert form.message == "john no longer exists (deleted elsewhere): the list is up to date."
     assert form.message_detail.startswith("NoSuchResourceError (HTTP 404, POST ")
     assert "Traceback" not in form.message + form.message_detail
     assert form.user_ids == () and form.user_id is None, "the deleted user leaves the list"
@@ -159,7 +159,11 @@ def test_invalid_phone_is_shown_in_the_setup_form(form) -> None:
     form.setup.fields["phone"].value = "12345"
     form.setup.fields["username"].value = "bad"
     form.setup.add_user_button.click()
-    assert "Invalid input" in form.setup.status_text and "number" in form.setup.status_text
+    status = form.setup.status_text
+    assert (
+        status
+        == "Type the phone number with its country code, starting with +, e.g. +372 5551 2345."
+    )
 
 
 def test_totp_code_button_plays_the_users_app(form) -> None:
@@ -272,7 +276,7 @@ def _all_widgets(widget):
         ),
         pytest.param(
             RESULT_THROTTLED,
-            "Not verified: THROTTLED (too many wrong attempts, try later)",
+            f"Not verified: THROTTLED ({THROTTLED_REASON})",
             id="throttled",
         ),
         pytest.param(None, "Not verified: UNKNOWN (no reason given)", id="none"),
@@ -643,4 +647,62 @@ def test_a_totp_code_used_once_already_is_said_to_be_so(sandbox, form) -> None:
     assert form.outcome_text == (
         "Not verified: INVALID (wrong code, or one used already: "
         f"the app shows a new one in {seconds} s)"
+    )
+
+
+def test_a_page_double_click_adds_one_user_and_moves_the_clock_once(sandbox, form) -> None:
+    _create_service_and_user(form)
+    fields = form.setup.fields
+    fields["phone"].value, fields["username"].value = "+372 5551 2345", "mari"
+    _page_click(form.setup.add_user_button)
+    _page_click(form.setup.add_user_button)  # the phone box was emptied by the first
+    assert form.setup.status_text == "Added user mari" and len(form.user_ids) == 2
+    before = sandbox.now()
+    _page_click(form.clock_buttons["+30 s"])
+    _page_click(form.clock_buttons["+30 s"])
+    _page_click(form.clock_buttons["+5 min"])  # another button: its own action
+    assert (sandbox.now() - before).total_seconds() == 330
+
+
+def test_a_refused_pin_goes_back_into_the_box(form) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    sent: list[dict] = []
+    form.verify_button.send = sent.append  # what goes to the page
+    form.submit_pin("12 34 5x")
+    assert sent == [{"event": "restore", "value": "12 34 5x"}], "to be corrected, not retyped"
+
+
+def test_the_server_has_the_last_word_on_tries_and_expiry(sandbox, form) -> None:
+    _create_service_and_user(form)
+    form.method = METHOD_SMS
+    form.initiate_button.click()
+    wrong = "000000" if _pin_of(sandbox, form) != "000000" else "111111"
+    for _ in range(2):  # wrong PINs sent elsewhere: the form cannot count them
+        sandbox.api().auth.verify(form.initiation, wrong)
+    for _ in range(4):
+        form.submit_pin(wrong)
+    assert form.outcome_text.startswith("Not verified: THROTTLED")
+    assert "no tries left" in form.login_text, "THROTTLED means none, whatever was counted"
+    form.initiate_button.click()
+    form.clock_buttons["+5 min"].click()
+    form.submit_pin(_pin_of(sandbox, form))
+    assert form.login_text.endswith("PIN expired)"), "no tries beside an expired PIN"
+
+
+def test_a_deleted_service_leaves_the_list_and_a_deleted_user_is_named(sandbox, form) -> None:
+    john, ann = _two_users(form)
+    form.initiate_button.click()
+    sandbox.api().users.delete(form.service_id, ann)
+    form.submit_pin("123456")
+    assert form.message == "ann no longer exists (deleted elsewhere): the list is up to date."
+    assert form.user_ids == (john,) and form.state.login is None
+    service = form.service_id
+    sandbox.api().users.delete(service, john)
+    sandbox.api().services.delete(service)
+    form.initiate_button.click()
+    assert form.service_ids == () and form.service_id is None
+    assert (
+        form.message == "That service no longer exists (deleted elsewhere): choose another service."
     )

@@ -15,7 +15,15 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from verigator_nb.models import METHOD_SMS, PIN_DIGITS, RESULT_INVALID, Initiation, Verification
+from verigator_nb.models import (
+    METHOD_SMS,
+    PIN_DIGITS,
+    RESULT_EXPIRED,
+    RESULT_INVALID,
+    RESULT_THROTTLED,
+    Initiation,
+    Verification,
+)
 
 __all__ = [
     "PIN_DIGITS",
@@ -53,7 +61,9 @@ class Login:
 
     ``expires_at`` and ``tries`` are known against the sandbox only (its rules: an SMS PIN
     lives ``PIN_TTL`` and allows ``PIN_WRONG_LIMIT`` wrong tries); a TOTP code has neither.
-    ``tries`` counts down on each wrong PIN; ``outcome`` is the latest verify's result.
+    ``tries`` counts the wrong PINs this form sent (calls made elsewhere are not seen) and
+    drops to 0 when the server answers THROTTLED; an EXPIRED answer ends the countdown.
+    ``outcome`` is the latest verify's result.
     """
 
     initiation: Initiation
@@ -146,10 +156,14 @@ def checked(state: FormState, verification: Verification) -> FormState:
     login = state.login
     if login is None:
         return replace(state, message=None, user_side=None)
-    tries = login.tries
+    tries, expires_at = login.tries, login.expires_at
     if tries is not None and verification.result == RESULT_INVALID:
         tries = max(tries - 1, 0)
-    login = replace(login, outcome=verification, tries=tries)
+    if verification.result == RESULT_THROTTLED:  # the server says so, whatever was counted
+        tries = 0 if tries is not None else None
+    if verification.result == RESULT_EXPIRED and expires_at is not None and state.now:
+        expires_at = min(expires_at, state.now)
+    login = replace(login, outcome=verification, tries=tries, expires_at=expires_at)
     return replace(state, login=login, message=None, user_side=None)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "explain",
     "initiation_text",
     "message_html",
+    "note_html",
     "outcome_text",
     "phone_hint",
     "plain",
@@ -45,7 +46,7 @@ __all__ = [
 REASONS = {
     RESULT_INVALID: "wrong PIN",
     RESULT_EXPIRED: "PIN expired or already used",
-    RESULT_THROTTLED: "too many wrong attempts, try later",
+    RESULT_THROTTLED: "too many wrong PINs: press Initiate for a new one; a locked user waits",
 }
 
 _COLOURS = {"ok": "#1a7f37", "bad": "#cf222e", "info": "#57606a", "warn": "#9a6700"}
@@ -116,6 +117,8 @@ def explain(error: VerigatorError | ValueError, action: str, *, lockout: float |
             "This user is locked after too many wrong PINs in a row. Wait "
             f"{wait} before starting again (against the sandbox, move its clock on)."
         )
+    if isinstance(error, ResourceAlreadyExistsError):
+        return "That exists already: choose it from the list, or give another name."
     if isinstance(error, NoSuchResourceError):
         return _NOT_FOUND.get(action, _GONE)
     if isinstance(error, WrongCredentialsError):
@@ -129,6 +132,14 @@ def explain(error: VerigatorError | ValueError, action: str, *, lockout: float |
     if isinstance(error, ConnectionFailedError):
         return "Could not reach the API: check the endpoint and the network, then try again."
     return "The API could not do that: see the details, then try again."
+
+
+def note_html(text: str, tone: str, detail: str = "") -> str:
+    """A note in its tone, with its technical ``detail`` folded under "Details"."""
+    line = styled(text, tone)
+    if detail:
+        line += f"<details><summary>Details</summary><code>{escape(detail)}</code></details>"
+    return line
 
 
 def message_html(

@@ -72,7 +72,7 @@ class LogPanel(widgets.VBox):
         self._table.value = table_html(self._latest)
 
 
-_CELL = "text-align:left;vertical-align:top;padding:2px 10px 2px 0"
+_CELL = "text-align:left;vertical-align:top;padding:2px 8px 2px 0;overflow-wrap:anywhere"
 
 
 def table_html(frame: pd.DataFrame) -> str:
@@ -85,7 +85,7 @@ def table_html(frame: pd.DataFrame) -> str:
         rows.append(f"<tr>{cells}</tr>")
     body = "".join(rows)
     return (
-        '<table style="border-collapse:collapse;font-size:90%">'
+        '<table style="border-collapse:collapse;font-size:90%;max-width:100%">'
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
 

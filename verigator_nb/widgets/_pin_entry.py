@@ -45,17 +45,23 @@ export default {
     row.append(box, button);
     el.append(row);
 
+    let refocus = false;  // the box is disabled while the kernel answers: focus comes back
     const show = () => {
       label.textContent = model.get("description");
       label.hidden = !label.textContent;
       input.placeholder = model.get("placeholder");
       input.disabled = button.disabled = model.get("disabled");
+      if (!input.disabled && refocus) {
+        refocus = false;
+        input.focus();
+      }
     };
     // The value goes with the event, so no value update can be overtaken.
     const submit = () => {
       if (input.disabled) return;
       model.send({ event: "submit", value: input.value });
       input.value = "";
+      refocus = true;
     };
     input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.isComposing) {
@@ -66,6 +72,10 @@ export default {
     button.addEventListener("click", submit);
     model.on("msg:custom", (msg) => {
       if (msg?.event === "clear") input.value = "";
+      // Text the kernel refused to send: back in the box, to be corrected.
+      if (msg?.event === "restore" && typeof msg.value === "string" && input.value === "") {
+        input.value = msg.value;
+      }
     });
     for (const name of ["description", "placeholder", "disabled"]) {
       model.on(`change:${name}`, show);
@@ -125,6 +135,11 @@ class PinEntry(anywidget.AnyWidget):
         """Press Verify from Python: submit what ``typed`` holds, emptying it first."""
         text, self.typed = self.typed, ""
         return self.submit(text)
+
+    def restore(self, text: str) -> None:
+        """Put ``text`` back in an empty box in every browser view (a submit the kernel
+        refused, so the person can correct it rather than type it again)."""
+        self.send({"event": "restore", "value": text[: self.max_length]})
 
     def clear(self) -> None:
         """Empty the box in every browser view showing it (a no-op with no front end)."""

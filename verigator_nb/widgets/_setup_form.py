@@ -10,7 +10,8 @@ import phonenumbers
 from verigator_nb.client import Api
 from verigator_nb.errors import VerigatorError
 from verigator_nb.models import Service, User
-from verigator_nb.widgets._format import error_text, plain, styled
+from verigator_nb.widgets._clicks import DoubleClicks, PageButton
+from verigator_nb.widgets._format import error_text, explain, note_html, plain, styled
 
 __all__ = ["SetupForm", "international_number"]
 
@@ -58,14 +59,15 @@ class SetupForm(widgets.VBox):
         self._name = widgets.Text(
             description="Name", placeholder="e.g. CoffeeShop", style=label, layout=fit
         )
-        self._create_service = widgets.Button(description="Create service", icon="plus")
+        self._create_service = PageButton(description="Create service", icon="plus")
         self._phone = widgets.Text(
             description="Phone", placeholder="e.g. +44 01234 567", style=label, layout=fit
         )
         self._username = widgets.Text(
             description="Username", placeholder="e.g. john.doe@example.com", style=label, layout=fit
         )
-        self._add_user = widgets.Button(description="Add user", icon="user-plus")
+        self._add_user = PageButton(description="Add user", icon="user-plus")
+        self._clicks = DoubleClicks()
         self._status = widgets.HTML()
         self._create_service.on_click(self._on_create_service_click)
         self._add_user.on_click(self._on_add_user_click)
@@ -102,28 +104,41 @@ class SetupForm(widgets.VBox):
         """The status line as text: what the latest click created, or what went wrong."""
         return plain(self._status.value)
 
-    def _on_create_service_click(self, _: widgets.Button) -> None:
-        self._status.value = ""  # each click's own result, never the last click's
-        try:
-            service = self._api.services.create(self._domain.value, self._name.value)
-        except (VerigatorError, ValueError) as exc:
-            self._status.value = styled(error_text(exc), "bad")
-            return
-        self._status.value = styled(f"Created service {service.name}", "ok")
-        self._on_service(service)
-
-    def _on_add_user_click(self, _: widgets.Button) -> None:
+    def clear_status(self) -> None:
+        """Forget the latest click's result (the verify form calls it on another service)."""
         self._status.value = ""
+
+    def _on_create_service_click(self, button: PageButton) -> None:
+        self._run("create_service", button, self._create)
+
+    def _on_add_user_click(self, button: PageButton) -> None:
+        self._run("add_user", button, self._add)
+
+    def _run(self, name: str, button: PageButton, action: Callable[[], str]) -> None:
+        """One click: its own result or error, never the last click's; a page's double
+        click taken once."""
+        if self._clicks.repeated(name, from_page=button.from_page):
+            return
+        self._status.value = ""
+        try:
+            self._status.value = styled(action(), "ok")
+        except ValueError as exc:
+            self._status.value = styled(str(exc), "warn")
+        except VerigatorError as exc:
+            self._status.value = note_html(explain(exc, name, lockout=None), "bad", error_text(exc))
+        self._clicks.ended(name, from_page=button.from_page)
+
+    def _create(self) -> str:
+        service = self._api.services.create(self._domain.value, self._name.value)
+        self._on_service(service)
+        return f"Created service {service.name}"
+
+    def _add(self) -> str:
         service_id = self._service_id()
         if not service_id:
-            self._status.value = styled("Choose or create a service first.", "warn")
-            return
-        try:
-            number = international_number(self._phone.value)
-            user = self._api.users.create(service_id, number, self._username.value)
-        except (VerigatorError, ValueError) as exc:
-            self._status.value = styled(error_text(exc), "bad")
-            return
+            raise ValueError("Choose or create a service first.")
+        number = international_number(self._phone.value)
+        user = self._api.users.create(service_id, number, self._username.value)
         self._phone.value = ""  # the number is not kept anywhere in the form
-        self._status.value = styled(f"Added user {user.username}", "ok")
         self._on_user(user)
+        return f"Added user {user.username}"

@@ -20,11 +20,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from html import escape
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import ipywidgets as widgets
 
@@ -42,11 +42,13 @@ from verigator_nb.models import (
     Verification,
 )
 from verigator_nb.widgets import _form_state as fs
+from verigator_nb.widgets._clicks import DoubleClicks, PageButton
 from verigator_nb.widgets._form_state import FormState, Note
 from verigator_nb.widgets._format import (
     error_text,
     explain,
     initiation_text,
+    note_html,
     outcome_text,
     phone_hint,
     plain,
@@ -65,24 +67,9 @@ if TYPE_CHECKING:  # only a type here: importing the sandbox would start loading
 __all__ = ["VerifyForm"]
 
 
-DOUBLE_CLICK: Final = 0.4  # seconds: a click from the page this soon after the same action ended
+_GONE_USER: Final = "no longer exists (deleted elsewhere): the list is up to date."
 CLOCK_STEPS: Final = (("+30 s", 30), ("+5 min", 300), ("+15 min", 900))
 _NARROW: Final = widgets.Layout(flex_flow="row wrap", align_items="center")
-
-
-class _PageButton(widgets.Button):
-    """A button that knows whether the click it runs came from the page (``from_page``) or
-    from ``click()`` in code: only the page double-clicks."""
-
-    from_page = False
-
-    def _handle_button_msg(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
-        if content.get("event", "") == "click":
-            self.from_page = True
-            try:
-                self.click()
-            finally:
-                self.from_page = False
 
 
 class VerifyForm(widgets.VBox):
@@ -115,7 +102,7 @@ class VerifyForm(widgets.VBox):
         self._lock = threading.RLock()
         self._busy = False
         self._drawing: int | None = None  # the thread drawing the dropdowns, if one is
-        self._last: tuple[str, float] = ("", -DOUBLE_CLICK)  # the latest action, when it ended
+        self._clicks = DoubleClicks()
         self._ticker = _Ticker(self, tick_seconds) if tick_seconds and _live_kernel() else None
         self._build(log)
         for service in services:
@@ -310,10 +297,10 @@ class VerifyForm(widgets.VBox):
         self._user = widgets.Dropdown(description="User", layout=fit, style=label)
         self._method = widgets.ToggleButtons(
             options=[("TOTP app", METHOD_TOTP), ("SMS", METHOD_SMS)],
-            description="Method",
-            style={"button_width": "6.5em", **label},
+            style={"button_width": "6.5em"},
+            layout=widgets.Layout(width="auto"),
         )
-        self._initiate = _PageButton(description="Initiate", button_style="primary")
+        self._initiate = PageButton(description="Initiate", button_style="primary")
         self._login = widgets.HTML().add_class("verigator-login")
         self._pin = PinEntry(description="PIN", placeholder="the 6 digits")
         self._outcome = widgets.HTML().add_class("verigator-outcome")
@@ -332,7 +319,7 @@ class VerifyForm(widgets.VBox):
         rows: list[widgets.Widget] = [
             widgets.HBox([self._service, self._user], layout=_NARROW),
             setup,
-            widgets.HBox([self._method, self._initiate], layout=_NARROW),
+            widgets.HBox([_label("Method"), self._method, self._initiate], layout=_NARROW),
             self._login,
             self._pin,
             self._outcome,
@@ -353,15 +340,15 @@ class VerifyForm(widgets.VBox):
         ]
         buttons = []
         for text, icon, tip, handler in plays:
-            button = widgets.Button(description=text, icon=icon, tooltip=tip)
+            button = PageButton(description=text, icon=icon, tooltip=tip)
             button.layout.width = "auto"
             button.on_click(handler)
             buttons.append(button)
         self._show_sms, self._totp_code, self._enrol = buttons
         for text, seconds in CLOCK_STEPS:
-            button = widgets.Button(description=text, tooltip=f"Move the sandbox clock {text}")
+            button = PageButton(description=text, tooltip=f"Move the sandbox clock {text}")
             button.layout.width = "auto"
-            button.on_click(lambda _, s=seconds: self._act("clock", lambda: self._advance(s)))
+            button.on_click(lambda b, s=seconds: self._on_clock(b, s))
             self._clock.append((text, button))
         user = widgets.HTML("<i>Play the user:</i>")
         clock = widgets.HTML("<i>Sandbox clock:</i>")
@@ -385,6 +372,7 @@ class VerifyForm(widgets.VBox):
         if self._drawing == threading.get_ident():  # the form drawing itself, not a person
             return
         service_id = change["new"] if isinstance(change["new"], str) else None
+        self._setup.clear_status()  # what it said was about the service before
         self._act("service", lambda: self._choose_service(service_id))
 
     def _on_user_change(self, change: dict[str, object]) -> None:
@@ -393,23 +381,26 @@ class VerifyForm(widgets.VBox):
         user_id = change["new"] if isinstance(change["new"], str) else None
         self._act("user", lambda: self._choose_user(user_id))
 
-    def _on_initiate(self, button: _PageButton) -> None:
-        self._act("start", self._do_initiate, repeat=button.from_page)
+    def _on_initiate(self, button: PageButton) -> None:
+        self._act("start", self._do_initiate, from_page=button.from_page)
 
     def _on_verify(self, pin: str, from_page: bool) -> None:
         # The page empties the box as it sends: a second Verify or Enter right after the
         # first sends nothing, and is the same press, not a request to verify nothing.
-        repeat = from_page and not pin.strip()
-        self._act("check", lambda: self._do_verify(pin), repeat=repeat)
+        check = lambda: self._do_verify(pin)  # noqa: E731
+        self._act("check", check, from_page=from_page, may_repeat=not pin.strip())
 
-    def _on_show_sms(self, _: widgets.Button) -> None:
-        self._act("show_sms", self._do_show_sms)
+    def _on_show_sms(self, button: PageButton) -> None:
+        self._act("show_sms", self._do_show_sms, from_page=button.from_page)
 
-    def _on_totp_code(self, _: widgets.Button) -> None:
-        self._act("app_code", self._do_totp_code)
+    def _on_totp_code(self, button: PageButton) -> None:
+        self._act("app_code", self._do_totp_code, from_page=button.from_page)
 
-    def _on_enrol(self, _: widgets.Button) -> None:
-        self._act("enrol_app", self._do_enrol)
+    def _on_enrol(self, button: PageButton) -> None:
+        self._act("enrol_app", self._do_enrol, from_page=button.from_page)
+
+    def _on_clock(self, button: PageButton, seconds: int) -> None:
+        self._act(f"clock {seconds}", lambda: self._advance(seconds), from_page=button.from_page)
 
     # -- the actions: each makes the next state --------------------------------------------
 
@@ -428,8 +419,7 @@ class VerifyForm(widgets.VBox):
         if any(uid == user_id for _, uid in users):
             self._set(fs.selected_user(listed, user_id))
         else:
-            note = Note("That user no longer exists (deleted elsewhere): the list is up to date.")
-            self._set(fs.failed(listed, Note(note.text, "warn")))
+            self._set(fs.failed(listed, Note(f"That user {_GONE_USER}", "warn")))
 
     def _list_users(self) -> None:
         users = self._api.users.get_all(str(self.service_id))
@@ -452,6 +442,7 @@ class VerifyForm(widgets.VBox):
             raise ValueError("This login is verified already: press Initiate to start another.")
         problem = fs.pin_problem(typed)
         if problem:
+            self._pin.restore(typed)  # nothing was sent: the text goes back to be corrected
             raise ValueError(problem)
         verification = self._api.auth.verify(login.initiation, fs.clean_pin(typed))
         if self._control is not None:
@@ -477,7 +468,10 @@ class VerifyForm(widgets.VBox):
     def _do_enrol(self) -> None:
         assert self._control is not None
         self._control.enrol_totp(*self._require_selection())
-        note = Note("Authenticator app enrolled: TOTP now stays TOTP")
+        note = Note(
+            "Authenticator app set up with a new secret: TOTP now stays TOTP "
+            "(an app set up before for this user shows wrong codes now)"
+        )
         self._set(fs.noted(self._state, note))
 
     def _advance(self, seconds: float) -> None:
@@ -489,15 +483,22 @@ class VerifyForm(widgets.VBox):
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _act(self, name: str, action: Callable[[], None], *, repeat: bool = False) -> None:
+    def _act(
+        self,
+        name: str,
+        action: Callable[[], None],
+        *,
+        from_page: bool = False,
+        may_repeat: bool = True,
+    ) -> None:
         """Run one action: nothing else while it runs, its error (and a row the log could
-        not write) shown as a note, the panel refreshed. A ``repeat`` (a press from the page
-        that may be the second half of a double click) arriving just after the same action
-        ended is dropped: it was sent before the page knew the first had been answered."""
+        not write) shown as a note, the panel refreshed. A press from the page arriving just
+        after a press of the same action ended is the second half of a double click, sent
+        before the page knew the first was answered, and is dropped (unless ``may_repeat``
+        is False: a Verify with a new PIN is a new press)."""
         if self._busy:  # button.click() ignores `disabled`, and a thread may tick
             return
-        last, ended = self._last
-        if repeat and last == name and time.monotonic() - ended < DOUBLE_CLICK:
+        if may_repeat and self._clicks.repeated(name, from_page=from_page):
             return
         with self._lock, self._in_flight():
             self._warning = None
@@ -509,7 +510,7 @@ class VerifyForm(widgets.VBox):
                 self._failed(name, exc)
             unlogged = self._guard.take_failure() if self._guard is not None else None
             self._warning = Note(unlogged_text(unlogged), "warn") if unlogged else None
-        self._last = (name, time.monotonic())
+        self._clicks.ended(name, from_page=from_page)
         self._render()
         if self._panel is not None:
             self._panel.refresh()
@@ -520,11 +521,29 @@ class VerifyForm(widgets.VBox):
         lockout = self._rules[2] if self._rules else None
         note = Note(explain(error, name, lockout=lockout), "bad", error_text(error))
         self._set(fs.failed(self._state, note))
-        if isinstance(error, NoSuchResourceError) and self.service_id and name != "app_code":
-            with suppress(VerigatorError):  # the deleted user leaves the list
-                message = self._state.message
-                self._list_users()
-                self._set(fs.failed(self._state, message or note))
+        if isinstance(error, NoSuchResourceError) and name != "app_code":
+            self._reread(note)
+
+    def _reread(self, note: Note) -> None:
+        """After a 404: read the lists again, and say which one lost what was chosen."""
+        service_id, user_id = self.service_id, self.user_id
+        if not service_id:
+            return
+        try:
+            users = tuple((u.username, u.id) for u in self._api.users.get_all(service_id))
+        except NoSuchResourceError:
+            self._services = tuple(s for s in self._services if s[1] != service_id)
+            text = "That service no longer exists (deleted elsewhere): choose another service."
+            self._set(fs.failed(fs.selected_service(self._state, None), Note(text, "bad")))
+            return
+        except VerigatorError:
+            return
+        listed = fs.users_listed(self._state, users)
+        if any(uid == user_id for _, uid in users):
+            self._set(fs.failed(fs.selected_user(replace(listed, users=users), user_id), note))
+        else:
+            named = f"{self.username or 'That user'} {_GONE_USER}"
+            self._set(fs.failed(listed, Note(named, "bad", note.detail)))
 
     def _set(self, state: FormState) -> None:
         self._state = state
@@ -631,29 +650,28 @@ def _login_html(state: FormState) -> str:
     if login.auth_id:
         parts.append(f"auth id {login.auth_id[:8]}…")
     left = state.expires_in
-    if left is not None:
-        seconds = int(left.total_seconds())
-        expiry = f"PIN expires in {seconds // 60}:{seconds % 60:02d}"
-        parts.append(expiry if seconds else "PIN expired")
-    if login.tries is not None and not login.done:
-        parts.append(f"{login.tries} {'try' if login.tries == 1 else 'tries'} left")
+    seconds = int(left.total_seconds()) if left is not None else None
+    if seconds is not None:
+        parts.append(
+            f"PIN expires in {seconds // 60}:{seconds % 60:02d}" if seconds else "PIN expired"
+        )
+    if login.tries is not None and not login.done and seconds != 0:
+        tries = "no tries left" if login.tries == 0 else f"{login.tries} tries left"
+        parts.append("1 try left" if login.tries == 1 else tries)
     details = escape(" · ".join(parts))
     return f"{styled(initiation_text(login.initiation), tone)} <small>({details})</small>"
+
+
+def _label(text: str) -> widgets.Label:
+    """A row's name, as wide as the descriptions of the other rows."""
+    return widgets.Label(text, layout=widgets.Layout(width="5em", justify_content="flex-end"))
 
 
 def _notes_html(message: Note | None, warning: Note | None) -> str:
     """The message line: the note in its tone, its technical detail folded away under it,
     then a row the log could not write."""
-    lines = []
-    if message is not None:
-        line = styled(message.text, message.tone)
-        if message.detail:
-            detail = f"<code>{escape(message.detail)}</code>"
-            line += f"<details><summary>Details</summary>{detail}</details>"
-        lines.append(line)
-    if warning is not None:
-        lines.append(styled(warning.text, warning.tone))
-    return "<br>".join(lines)
+    notes = [note for note in (message, warning) if note is not None]
+    return "<br>".join(note_html(note.text, note.tone, note.detail) for note in notes)
 
 
 def _outcome_text(state: FormState) -> str:
