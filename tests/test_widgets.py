@@ -706,3 +706,20 @@ def test_a_deleted_service_leaves_the_list_and_a_deleted_user_is_named(sandbox, 
     assert (
         form.message == "That service no longer exists (deleted elsewhere): choose another service."
     )
+
+
+def test_notebook_02_is_saved_with_the_forms_widget_state() -> None:
+    # Reopened without running, JupyterLab draws the saved form instead of "model not found".
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "notebooks" / "02_interactive_verification.ipynb"
+    notebook = json.loads(path.read_text())
+    saved = notebook["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    shown = [
+        output["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+    ]
+    assert shown and all(model in saved for model in shown)
