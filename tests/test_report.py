@@ -184,3 +184,43 @@ def test_report_command_explains_a_missing_log(tmp_path, capsys) -> None:
     assert report.report_command(tmp_path / "nope.jsonl", tmp_path / "out.html") == 1
     assert "no outcome log" in capsys.readouterr().err
     assert not (tmp_path / "out.html").exists()
+
+
+def test_the_header_says_what_was_read_when_by_which_version_and_from_where(log, tmp_path) -> None:
+    from importlib import metadata
+
+    source = tmp_path / "campaign.parquet"
+    _save(log, source)
+    assert report.report_command(source, tmp_path / "out.html") == 0
+    document = (tmp_path / "out.html").read_text(encoding="utf-8")
+    made = re.search(r'<p class="meta">(Generated .*?)</p>', document)
+    assert made is not None
+    version = metadata.version("verigator-nb")
+    assert re.fullmatch(
+        rf"Generated \d{{4}}-\d\d-\d\d \d\d:\d\d UTC by verigator_nb {re.escape(version)} "
+        rf"from {re.escape(str(source))}\.",
+        made.group(1),
+    )
+    assert oct((tmp_path / "out.html").stat().st_mode & 0o044) == oct(0o044 & ~_umask()), (
+        "shareable from a shared folder, as the log is"
+    )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_sandbox_and_simulated_calls_are_said_to_be_so(log) -> None:
+    answered = log.assign(endpoint="api.example.com", tags="")
+    assert '<p class="note">' not in report.build(answered), "production calls: no note"
+    mixed = answered.copy()
+    mixed.loc[mixed.index[:100], "endpoint"] = "sandbox"
+    mixed.loc[mixed.index[:40], "tags"] = "simulated,eu"
+    notes = re.findall(r'<p class="note">(.*?)</p>', report.build(mixed))
+    assert notes == [
+        f"100 of {len(log):,} calls were answered by the local sandbox, not a production API: "
+        "its rules and clock, not real users&#x27; phones.",
+        f"40 of {len(log):,} calls were made by the simulator.",
+    ]

@@ -96,7 +96,7 @@ def run_campaign(
         frame = log.df
     from verigator_nb import report  # matplotlib: loaded only by the commands that draw
 
-    report_path = report.write(frame, out / REPORT_FILE)
+    report_path = report.write(frame, out / REPORT_FILE, source_name=str(log_path))
     say(f"{len(frame):,} calls logged to {log_path}")
     say(f"report written to {report_path}\n")
     say(report.summary(frame))

@@ -54,8 +54,10 @@ __all__ = [
     "RESULT_INVALID",
     "RESULT_THROTTLED",
     "RESULT_VERIFIED",
+    "SANDBOX_ENDPOINT",
     "SERVICE_ID",
     "SESSION_ID",
+    "SIMULATED_TAG",
     "TAGS",
     "TS",
     "USER_ID",
@@ -86,6 +88,8 @@ LATENCY_MS = "latency_ms"
 SESSION_ID = "session_id"
 ATTEMPT = "attempt"
 ENDPOINT = "endpoint"
+SANDBOX_ENDPOINT = "sandbox"  # the endpoint of a row the local sandbox answered
+SIMULATED_TAG = "simulated"  # the tag the simulator gives its rows unless told otherwise
 COUNTRY = "country"
 TAGS = "tags"
 PROVIDER = "provider"
@@ -158,7 +162,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(LATENCY_MS, "float64", "Wall-clock time of the HTTP call in milliseconds."),
     Column(SESSION_ID, "str", "Ties each verify to the initiate it answers."),
     Column(ATTEMPT, "Int16", "Verify only: 1, 2, ... within its session."),
-    Column(ENDPOINT, "str", "'sandbox' or the real API host."),
+    Column(ENDPOINT, "str", f"'{SANDBOX_ENDPOINT}' or the real API host."),
     Column(
         COUNTRY,
         "str",

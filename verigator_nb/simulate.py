@@ -33,6 +33,7 @@ from verigator_nb.client import Api
 from verigator_nb.errors import VerigatorError
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, RESULT_INVALID, Initiation, User
 from verigator_nb.sandbox import IN_PROCESS_URL, Sandbox, SandboxControl
+from verigator_nb.schema import SIMULATED_TAG
 
 if TYPE_CHECKING:  # pandas: a worker process needs none of it
     from verigator_nb.log import OutcomeLog
@@ -119,7 +120,7 @@ def simulate(
     seed: int = 0,
     log: OutcomeLog | None = None,
     workers: int = 1,
-    tags: str = "simulated",
+    tags: str = SIMULATED_TAG,
     progress: bool | None = None,
     allow_remote: bool = False,
     http: bool = False,

@@ -170,6 +170,18 @@ class Analysis:
 
     # -- what the log holds -----------------------------------------------------------------
 
+    def rows_by(self, by: By) -> pd.DataFrame:
+        """The calls kept, counted per group of ``by`` (log columns): ``by`` then ``rows``,
+        in key order, missing values last. What a report says about where its rows came from
+        (``endpoint``, ``tags``), without a metric of its own."""
+        keys = as_columns(by)
+        unknown = [c for c in keys if c not in self._schema(CALL).names or c in _INTERNAL]
+        if not keys or unknown:
+            raise ValueError(f"rows_by needs log columns, not {unknown or keys!r}")
+        found = self._fetch(_rows_of, CALL, tuple(keys))
+        found = found.assign(rows=pd.to_numeric(found["rows"]).astype("int64"))
+        return _finish.sort_by_keys(_finish.tidy_keys(found, keys), keys)
+
     def set_aside(self) -> pd.DataFrame:
         """Rows the metrics leave out, per reason (every reason listed, 0 included)."""
         found = self._fetch(_set_aside_of, _ASIDE)
@@ -430,6 +442,10 @@ def _breakdown_of(
 
 def _groups_of(grain: ir.Table, keys: tuple[str, ...]) -> ir.Table:
     return grain.select(*keys).distinct()
+
+
+def _rows_of(grain: ir.Table, keys: tuple[str, ...]) -> ir.Table:
+    return grain.group_by(list(keys)).aggregate(rows=grain.count())
 
 
 def _verified_of(sessions: ir.Table, size: int) -> ir.Table:

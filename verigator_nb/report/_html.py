@@ -15,6 +15,7 @@ import html
 import io
 import os
 import re
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -42,6 +43,7 @@ from verigator_nb.report._summary import (
     TableSpec,
     summary_tables,
 )
+from verigator_nb.schema import ENDPOINT, SANDBOX_ENDPOINT, SIMULATED_TAG, TAGS
 
 __all__ = ["Source", "build", "definitions", "tables", "write"]
 
@@ -51,7 +53,8 @@ _PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout)$")
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; }
-.meta { color: #666; } .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
+.meta { color: #666; margin: 0.2rem 0; } .note { color: #9a6700; margin: 0.2rem 0; }
+.cards { display: flex; gap: 1rem; flex-wrap: wrap; }
 .card { border: 1px solid #ccc; border-radius: 6px; padding: 0.8rem 1rem; min-width: 14rem; }
 .card .value { font-size: 1.8rem; font-weight: 600; } .card .ci { color: #666; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
@@ -251,11 +254,19 @@ def _sections(t: SummaryTables) -> list[str]:
     return sections
 
 
-def build(source: Source, *, title: str = "Verigator verification report") -> str:
+def build(
+    source: Source,
+    *,
+    title: str = "Verigator verification report",
+    source_name: str | None = None,
+) -> str:
     """The report for ``source`` as one self-contained HTML document (a string).
 
-    Raises ``FileNotFoundError``/``ValueError`` for a path that is not a readable log, and
-    ``ValueError`` for a frame without the outcome log's columns.
+    Its header says what was read (``source_name``, else the path, else the kind of
+    source), when and by which version of verigator_nb, and how many of the calls the local
+    sandbox answered or the simulator made. Raises ``FileNotFoundError``/``ValueError`` for
+    a path that is not a readable log, and ``ValueError`` for a frame without the outcome
+    log's columns.
     """
     t = tables(source)
     span = (
@@ -264,21 +275,69 @@ def build(source: Source, *, title: str = "Verigator verification report") -> st
         else "no rows"
     )
     meta = f"{t.rows:,} calls, {t.sessions:,} sessions, {span}"
+    made = (
+        f"Generated {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC by verigator_nb "
+        f"{_version()} from {source_name or _source_name(source)}."
+    )
+    notes = "".join(f'<p class="note">{html.escape(note)}</p>' for note in _origin_notes(t))
     body = "\n".join(_sections(t))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f'<h1>{html.escape(title)}</h1>\n<p class="meta">{html.escape(meta)}</p>\n'
+        f'<p class="meta">{html.escape(made)}</p>\n{notes}\n'
         f"{body}\n</body>\n</html>\n"
     )
 
 
+def _source_name(source: Source) -> str:
+    """What the report read, in words: a path as given, else the kind of source."""
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    if isinstance(source, pd.DataFrame):
+        return "a DataFrame in memory"
+    return f"a {type(source).__name__}"
+
+
+def _origin_notes(t: SummaryTables) -> list[str]:
+    """Says when calls came from the local sandbox or the simulator, not a production API."""
+    origins = t.origins
+    if origins is None or origins.empty or t.rows == 0:
+        return []
+    sandbox = int(origins.loc[origins[ENDPOINT] == SANDBOX_ENDPOINT, "rows"].sum())
+    tagged = origins[TAGS].fillna("").str.split(",").map(lambda tags: SIMULATED_TAG in tags)
+    simulated = int(origins.loc[tagged, "rows"].sum())
+    notes = []
+    if sandbox:
+        notes.append(
+            f"{sandbox:,} of {t.rows:,} calls were answered by the local sandbox, not a "
+            "production API: its rules and clock, not real users' phones."
+        )
+    if simulated:
+        notes.append(f"{simulated:,} of {t.rows:,} calls were made by the simulator.")
+    return notes
+
+
+def _version() -> str:
+    try:
+        return metadata.version("verigator-nb")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def write(
-    source: Source, path: str | os.PathLike[str], *, title: str = "Verigator verification report"
+    source: Source,
+    path: str | os.PathLike[str],
+    *,
+    title: str = "Verigator verification report",
+    source_name: str | None = None,
 ) -> Path:
     """Write ``build(source)`` to ``path`` atomically: readers see the old report or the new
-    one, never half of one (``verigator_nb.log.write_atomically``)."""
+    one, never half of one (``verigator_nb.log.write_atomically``). The file is readable by
+    others as the log is (mode 0666 less the umask), so it can be shared from a folder; its
+    folder is made if it is missing."""
     target = Path(path)
-    document = build(source, title=title)
+    document = build(source, title=title, source_name=source_name)
+    target.parent.mkdir(parents=True, exist_ok=True)  # e.g. a reports/ folder, made on first use
     write_atomically(target, lambda temp: Path(temp).write_text(document, encoding="utf-8"))
     return target

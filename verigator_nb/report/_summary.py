@@ -26,7 +26,15 @@ from verigator_nb.analysis import (
     Analysis,
     collector_held,
 )
-from verigator_nb.schema import ACTION, COUNTRY, METHOD, PROVIDER, REQUESTED_METHOD
+from verigator_nb.schema import (
+    ACTION,
+    COUNTRY,
+    ENDPOINT,
+    METHOD,
+    PROVIDER,
+    REQUESTED_METHOD,
+    TAGS,
+)
 
 __all__ = [
     "COMPARISON_PERIOD",
@@ -123,7 +131,8 @@ class SummaryTables:
     ``tables`` holds one frame per ``TableSpec`` of ``TABLES`` by its ``key``; ``headline``
     every rate metric over the whole log; ``set_aside`` the rows the metrics left out, per
     reason; ``verified`` per-session ``attempts`` and ``seconds`` (possibly a sample, for
-    charts only: the distribution tables are exact).
+    charts only: the distribution tables are exact); ``origins`` the calls per ``endpoint``
+    and ``tags`` (``sandbox`` traffic, ``simulated`` campaigns).
     """
 
     rows: int
@@ -136,6 +145,7 @@ class SummaryTables:
     set_aside: pd.DataFrame
     verified: pd.DataFrame
     tables: Mapping[str, pd.DataFrame]
+    origins: pd.DataFrame | None = None  # calls per endpoint and tags: where the rows came from
 
     def table(self, spec: TableSpec) -> pd.DataFrame:
         """The frame computed for ``spec``."""
@@ -187,4 +197,5 @@ def _summary_tables(analysis: Analysis) -> SummaryTables:
         set_aside=analysis.set_aside(),
         verified=analysis.verified_sample(CHART_SAMPLE),
         tables=tables,
+        origins=analysis.rows_by([ENDPOINT, TAGS]),
     )

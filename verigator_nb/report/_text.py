@@ -122,7 +122,7 @@ def report_command(log_path: str | os.PathLike[str], out_path: str | os.PathLike
         print(f"verigator-nb report: {t}", file=sys.stderr)
         return 1
     try:
-        written = write(t, out_path)
+        written = write(t, out_path, source_name=os.fspath(log_path))
     except OSError as exc:
         print(f"verigator-nb report: cannot write {out_path}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -49,6 +49,7 @@ from verigator_nb.sandbox._in_process import (
 )
 from verigator_nb.sandbox._routes import Router
 from verigator_nb.sandbox._server import SandboxServer
+from verigator_nb.schema import SANDBOX_ENDPOINT
 
 __all__ = ["Sandbox"]
 
@@ -206,7 +207,7 @@ class Sandbox:
             retries = {"retries": kwargs["retries"]} if "retries" in kwargs else {}
             kwargs["session"] = in_process_session(self.router, **retries)
         password = self.backend.password_of(user)
-        return Api(user, password, url, log=log, clock=self.now, label="sandbox", **kwargs)
+        return Api(user, password, url, log=log, clock=self.now, label=SANDBOX_ENDPOINT, **kwargs)
 
     def control(self, api: Api | None = None) -> SandboxControl:
         """Play-the-user helpers, through ``api`` (default: a new client for the first account).
