@@ -158,3 +158,16 @@ def test_figures_use_agg_and_leave_pyplot_alone(log) -> None:
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     assert buffer.getvalue().startswith(b"\x89PNG")
+
+
+def test_a_rate_over_time_axis_zooms_to_its_intervals() -> None:
+    # 94 % moving by two points is a flat line on a 0-100 % axis.
+    periods = pd.to_datetime(["2024-05-06", "2024-05-13", "2024-05-20"], utc=True)
+    table = pd.DataFrame(
+        {"period": periods, "rate": [0.94, 0.92, 0.95], "ci_low": [0.93, 0.91, 0.94],
+         "ci_high": [0.95, 0.93, 0.96]}
+    )  # fmt: skip
+    low, high = plots.plot_rate_over_time(table).axes[0].get_ylim()
+    assert 0.85 < low < 0.91 and 0.96 < high <= 1.02
+    empty = table.iloc[:0]
+    assert plots.plot_rate_over_time(empty).axes[0].get_ylim() == (0.0, 1.02)

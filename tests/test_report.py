@@ -224,3 +224,11 @@ def test_sandbox_and_simulated_calls_are_said_to_be_so(log) -> None:
         "its rules and clock, not real users&#x27; phones.",
         f"40 of {len(log):,} calls were made by the simulator.",
     ]
+
+
+def test_whole_number_statistics_print_without_decimals() -> None:
+    from verigator_nb.report._html import _display
+
+    shown = _display(pd.DataFrame({"p50": [1.0, 2.0], "mean": [1.03, 2.5], "p90": [2.0, None]}))
+    assert shown["p50"].tolist() == ["1", "2"], "a median of attempts is a count"
+    assert shown["mean"].tolist() == ["1.03", "2.50"] and shown["p90"].tolist() == ["2", "–"]

@@ -106,7 +106,10 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
         elif isinstance(values.dtype, pd.DatetimeTZDtype):
             shown[column] = values.dt.strftime("%Y-%m-%d").astype(object)
         elif pd.api.types.is_float_dtype(values):
-            shown[column] = values.map(lambda v: "–" if pd.isna(v) else f"{v:,.2f}")
+            # Whole numbers (a median of attempts) print as such, not as "2.00".
+            whole = bool(values.dropna().map(float.is_integer).all())
+            digits = 0 if whole else 2
+            shown[column] = values.map(lambda v, d=digits: "–" if pd.isna(v) else f"{v:,.{d}f}")
         elif pd.api.types.is_integer_dtype(values) and not pd.api.types.is_bool_dtype(values):
             shown[column] = values.map(lambda v: "–" if pd.isna(v) else f"{int(v):,}")
     return shown

@@ -86,7 +86,7 @@ def plot_rate_over_time(
         ax.fill_between(x[rows], *band, color=line.get_color(), alpha=0.2)
     if table.empty:
         _no_data(ax)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(*_rate_limits(table))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("period start (UTC)")
     ax.set_ylabel(_text(ylabel))
@@ -94,6 +94,19 @@ def plot_rate_over_time(
         ax.legend(title=", ".join(groups), fontsize="small")
     figure.autofmt_xdate()
     return figure
+
+
+def _rate_limits(table: pd.DataFrame) -> tuple[float, float]:
+    """The rate axis around the intervals shown (a tenth of their span either side, at
+    least 2 points), within 0–100 %: a 94 % rate moving by 2 points is a flat line on a full
+    0–100 % axis. The axis says where it starts; nobody reads it as starting at zero."""
+    values = pd.concat([table.get("ci_low", pd.Series()), table.get("ci_high", pd.Series())])
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return 0.0, 1.02
+    low, high = float(values.min()), float(values.max())
+    pad = max((high - low) / 10, 0.02)
+    return max(0.0, low - pad), min(1.02, high + pad)
 
 
 def plot_rate_by_group(
