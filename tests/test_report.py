@@ -232,3 +232,42 @@ def test_whole_number_statistics_print_without_decimals() -> None:
     shown = _display(pd.DataFrame({"p50": [1.0, 2.0], "mean": [1.03, 2.5], "p90": [2.0, None]}))
     assert shown["p50"].tolist() == ["1", "2"], "a median of attempts is a count"
     assert shown["mean"].tolist() == ["1.03", "2.50"] and shown["p90"].tolist() == ["2", "–"]
+
+
+def test_the_spreadsheet_holds_every_table_and_the_definitions_and_runs_no_formula(
+    log, tmp_path
+) -> None:
+    from openpyxl import load_workbook
+
+    hostile = log.copy()
+    hostile.loc[hostile.index[:300], "provider"] = '=HYPERLINK("http://x","y")'
+    path = report.write_xlsx(hostile, tmp_path / "out" / "report.xlsx", source_name="a.jsonl")
+    book = load_workbook(path)
+    assert book.sheetnames[:3] == ["About", "Headline", "Rows used"]
+    assert book.sheetnames[-2:] == ["Comparison", "Definitions"]
+    assert len(book.sheetnames) == 5 + len(report.TABLES) and all(
+        len(name) <= 31 for name in book.sheetnames
+    )
+    about = {row[0]: row[1] for row in book["About"].iter_rows(min_row=2, values_only=True)}
+    assert about["source"] == "a.jsonl" and about["calls"] == report.tables(hostile).rows
+    headline = pd.read_excel(path, sheet_name="Headline")
+    expected = report.tables(hostile).headline
+    assert headline["metric"].tolist() == expected["metric"].tolist()
+    assert headline["rate"].tolist() == pytest.approx(expected["rate"].tolist())
+    definitions = pd.read_excel(path, sheet_name="Definitions")
+    assert definitions["metric"].tolist() == list(METRICS)
+    cells = [cell for sheet in book for row in sheet.iter_rows() for cell in row]
+    assert not any(cell.data_type == "f" for cell in cells), "no cell may be a formula"
+    shown = [
+        cell.value for cell in cells if isinstance(cell.value, str) and "HYPERLINK" in cell.value
+    ]
+    assert shown and all(value.startswith("'=") for value in shown)
+
+
+def test_report_command_also_writes_the_spreadsheet(log, tmp_path, capsys) -> None:
+    source = tmp_path / "log.parquet"
+    _save(log, source)
+    code = report.report_command(source, tmp_path / "r.html", xlsx_path=tmp_path / "r.xlsx")
+    out, _ = capsys.readouterr()
+    assert code == 0 and (tmp_path / "r.xlsx").stat().st_size > 0
+    assert f"spreadsheet written to {tmp_path / 'r.xlsx'}" in out

@@ -235,6 +235,7 @@ def _add_report(subparsers: Any) -> None:
     )
     parser.add_argument("log", help="the outcome log to report on")
     parser.add_argument("--out", default="report.html", help="HTML file (default %(default)s)")
+    parser.add_argument("--xlsx", help="also write every table to this .xlsx spreadsheet")
     parser.set_defaults(run=_run_report)
 
 
@@ -243,10 +244,11 @@ def _run_report(args: argparse.Namespace) -> int:
     from verigator_nb.report import report_command
 
     try:  # before the log is read: a bad --out fails at once
-        check_output_file(args.out)
+        for out in filter(None, (args.out, args.xlsx)):
+            check_output_file(out)
     except OSError as exc:
         return _fail("report", _os_problem(exc))
-    return report_command(args.log, args.out)
+    return report_command(args.log, args.out, xlsx_path=args.xlsx)
 
 
 def _add_sample_data(subparsers: Any) -> None:

@@ -3,12 +3,13 @@
 ``_summary`` declares the tables a report holds and computes them with any metric engine;
 ``_html`` renders them as one self-contained HTML page (``build``, ``write``); ``_text`` as a
 few lines for a terminal (``summary``, the ``verigator-nb report`` command); ``plots`` draws
-the charts both use.
+the charts both use; ``_xlsx`` writes the tables as a spreadsheet (``write_xlsx``).
 
 ::
 
     from verigator_nb import report
     report.write(df, "report.html")    # a frame, a log file or a Parquet dataset folder
+    report.write_xlsx(df, "report.xlsx")  # every table a sheet, and the definitions
     print(report.summary(df))
 """
 
@@ -18,6 +19,7 @@ from verigator_nb.report import plots
 from verigator_nb.report._html import Source, build, definitions, tables, write
 from verigator_nb.report._summary import TABLES, SummaryTables, TableSpec, summary_tables
 from verigator_nb.report._text import report_command, summary
+from verigator_nb.report._xlsx import spreadsheet_safe, write_xlsx
 
 __all__ = [
     "TABLES",
@@ -28,8 +30,10 @@ __all__ = [
     "definitions",
     "plots",
     "report_command",
+    "spreadsheet_safe",
     "summary",
     "summary_tables",
     "tables",
     "write",
+    "write_xlsx",
 ]

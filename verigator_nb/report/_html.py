@@ -15,7 +15,6 @@ import html
 import io
 import os
 import re
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -35,6 +34,7 @@ from verigator_nb.analysis import (
 from verigator_nb.log import OutcomeLog, log_files, write_atomically
 from verigator_nb.report import plots
 from verigator_nb.report._format import percent
+from verigator_nb.report._provenance import describe_source, origin_notes, version
 from verigator_nb.report._summary import (
     COMPARISON_PERIOD,
     SECTIONS,
@@ -43,7 +43,6 @@ from verigator_nb.report._summary import (
     TableSpec,
     summary_tables,
 )
-from verigator_nb.schema import ENDPOINT, SANDBOX_ENDPOINT, SIMULATED_TAG, TAGS
 
 __all__ = ["Source", "build", "definitions", "tables", "write"]
 
@@ -280,9 +279,9 @@ def build(
     meta = f"{t.rows:,} calls, {t.sessions:,} sessions, {span}"
     made = (
         f"Generated {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC by verigator_nb "
-        f"{_version()} from {source_name or _source_name(source)}."
+        f"{version()} from {source_name or describe_source(source)}."
     )
-    notes = "".join(f'<p class="note">{html.escape(note)}</p>' for note in _origin_notes(t))
+    notes = "".join(f'<p class="note">{html.escape(note)}</p>' for note in origin_notes(t))
     body = "\n".join(_sections(t))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -291,41 +290,6 @@ def build(
         f'<p class="meta">{html.escape(made)}</p>\n{notes}\n'
         f"{body}\n</body>\n</html>\n"
     )
-
-
-def _source_name(source: Source) -> str:
-    """What the report read, in words: a path as given, else the kind of source."""
-    if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
-    if isinstance(source, pd.DataFrame):
-        return "a DataFrame in memory"
-    return f"a {type(source).__name__}"
-
-
-def _origin_notes(t: SummaryTables) -> list[str]:
-    """Says when calls came from the local sandbox or the simulator, not a production API."""
-    origins = t.origins
-    if origins is None or origins.empty or t.rows == 0:
-        return []
-    sandbox = int(origins.loc[origins[ENDPOINT] == SANDBOX_ENDPOINT, "rows"].sum())
-    tagged = origins[TAGS].fillna("").str.split(",").map(lambda tags: SIMULATED_TAG in tags)
-    simulated = int(origins.loc[tagged, "rows"].sum())
-    notes = []
-    if sandbox:
-        notes.append(
-            f"{sandbox:,} of {t.rows:,} calls were answered by the local sandbox, not a "
-            "production API: its rules and clock, not real users' phones."
-        )
-    if simulated:
-        notes.append(f"{simulated:,} of {t.rows:,} calls were made by the simulator.")
-    return notes
-
-
-def _version() -> str:
-    try:
-        return metadata.version("verigator-nb")
-    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
-        return "(not installed)"
 
 
 def write(

@@ -104,10 +104,15 @@ def _tables_or_problem(log_path: str | os.PathLike[str]) -> SummaryTables | str:
         return str(exc)
 
 
-def report_command(log_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> int:
-    """``verigator-nb report LOG --out FILE``: write the report, print the summary; 0 on
-    success, 1 (with a one-line message on stderr) when the log cannot be read or the
-    report cannot be written."""
+def report_command(
+    log_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    xlsx_path: str | os.PathLike[str] | None = None,
+) -> int:
+    """``verigator-nb report LOG --out FILE [--xlsx FILE]``: write the report (and the
+    spreadsheet), print the summary; 0 on success, 1 (with a one-line message on stderr)
+    when the log cannot be read or a file cannot be written."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DamagedLogWarning)
         t = _tables_or_problem(log_path)
@@ -121,11 +126,19 @@ def report_command(log_path: str | os.PathLike[str], out_path: str | os.PathLike
     if isinstance(t, str):
         print(f"verigator-nb report: {t}", file=sys.stderr)
         return 1
-    try:
-        written = write(t, out_path, source_name=os.fspath(log_path))
-    except OSError as exc:
-        print(f"verigator-nb report: cannot write {out_path}: {exc.strerror}", file=sys.stderr)
-        return 1
+    from verigator_nb.report._xlsx import write_xlsx
+
+    outputs = [(write, out_path, "report"), (write_xlsx, xlsx_path, "spreadsheet")]
+    written = []
+    for writer, path, what in outputs:
+        if path is None:
+            continue
+        try:
+            written.append((what, writer(t, path, source_name=os.fspath(log_path))))
+        except OSError as exc:
+            print(f"verigator-nb report: cannot write {path}: {exc.strerror}", file=sys.stderr)
+            return 1
     print(summary(t))
-    print(f"report written to {written}")
+    for what, path in written:
+        print(f"{what} written to {path}")
     return 0
