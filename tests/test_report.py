@@ -271,3 +271,23 @@ def test_report_command_also_writes_the_spreadsheet(log, tmp_path, capsys) -> No
     out, _ = capsys.readouterr()
     assert code == 0 and (tmp_path / "r.xlsx").stat().st_size > 0
     assert f"spreadsheet written to {tmp_path / 'r.xlsx'}" in out
+
+
+def test_csv_files_hold_the_same_sheets_and_no_formula(log, tmp_path) -> None:
+    hostile = log.copy()
+    hostile.loc[hostile.index[:300], "provider"] = "@SUM(1+1)*cmd|' /C calc'!A0"
+    written = report.write_csv(hostile, tmp_path / "tables")
+    names = [path.name for path in written]
+    assert names[:3] == ["01-about.csv", "02-headline.csv", "03-rows-used.csv"]
+    assert names[-1].endswith("-definitions.csv") and len(names) == 5 + len(report.TABLES)
+    text = "\n".join(path.read_text(encoding="utf-8-sig") for path in written)
+    assert "@SUM" in text and all(
+        not cell.startswith(("=", "+", "-", "@"))
+        for line in text.splitlines()
+        for cell in line.split(",")
+        if "SUM" in cell
+    )
+    headline = pd.read_csv(written[1], encoding="utf-8-sig")
+    assert headline["rate"].tolist() == pytest.approx(
+        report.tables(hostile).headline["rate"].tolist()
+    )

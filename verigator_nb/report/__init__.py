@@ -3,7 +3,8 @@
 ``_summary`` declares the tables a report holds and computes them with any metric engine;
 ``_html`` renders them as one self-contained HTML page (``build``, ``write``); ``_text`` as a
 few lines for a terminal (``summary``, the ``verigator-nb report`` command); ``plots`` draws
-the charts both use; ``_xlsx`` writes the tables as a spreadsheet (``write_xlsx``).
+the charts both use; ``_spreadsheets`` writes the tables for spreadsheets (``write_xlsx``,
+``write_csv``).
 
 ::
 
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 from verigator_nb.report import plots
 from verigator_nb.report._html import Source, build, definitions, tables, write
+from verigator_nb.report._spreadsheets import spreadsheet_safe, write_csv, write_xlsx
 from verigator_nb.report._summary import TABLES, SummaryTables, TableSpec, summary_tables
 from verigator_nb.report._text import report_command, summary
-from verigator_nb.report._xlsx import spreadsheet_safe, write_xlsx
 
 __all__ = [
     "TABLES",
@@ -35,5 +36,6 @@ __all__ = [
     "summary_tables",
     "tables",
     "write",
+    "write_csv",
     "write_xlsx",
 ]

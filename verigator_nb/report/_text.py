@@ -126,7 +126,7 @@ def report_command(
     if isinstance(t, str):
         print(f"verigator-nb report: {t}", file=sys.stderr)
         return 1
-    from verigator_nb.report._xlsx import write_xlsx
+    from verigator_nb.report._spreadsheets import write_xlsx
 
     outputs = [(write, out_path, "report"), (write_xlsx, xlsx_path, "spreadsheet")]
     written = []

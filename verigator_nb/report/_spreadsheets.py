@@ -1,4 +1,4 @@
-"""The report as a spreadsheet an analyst can hand on: one sheet per table, and definitions.
+"""The report's tables for spreadsheets an analyst can hand on: a workbook, or CSV files.
 
 ``write_xlsx(source, path)`` writes an ``.xlsx`` (openpyxl) with an "About" sheet (what was
 read, when, by which version, where the calls came from), the headline, the rows set aside,
@@ -7,13 +7,16 @@ the period comparison and the definitions of every metric from the registry. Num
 numbers; times are UTC. Text that a spreadsheet would run as a formula (starting with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return: a provider or a tag in a log can be any
 text) is written with a leading apostrophe, so it shows as the text it is
-(``spreadsheet_safe``). The file is written atomically, like the HTML report.
+(``spreadsheet_safe``). ``write_csv(source, folder)`` writes the same sheets as one CSV
+file each (UTF-8 with a byte-order mark, which spreadsheets read as UTF-8). Every file is
+written atomically, like the HTML report.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -25,7 +28,7 @@ from verigator_nb.report._html import Source, tables
 from verigator_nb.report._provenance import describe_source, origin_notes, version
 from verigator_nb.report._summary import TABLES, SummaryTables
 
-__all__ = ["spreadsheet_safe", "write_xlsx"]
+__all__ = ["spreadsheet_safe", "write_csv", "write_xlsx"]
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _SHEET_NAME: Final = 31  # Excel's longest sheet name
@@ -43,6 +46,24 @@ def write_xlsx(
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, lambda temp: _save(sheets, temp))
     return target
+
+
+def write_csv(
+    source: Source, folder: str | os.PathLike[str], *, source_name: str | None = None
+) -> list[Path]:
+    """Write the workbook's sheets for ``source`` as CSV files in ``folder`` (made if
+    missing), named ``NN-sheet-name.csv`` in sheet order; return their paths."""
+    t = tables(source)
+    sheets = _sheets(t, source_name or describe_source(source))
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for number, (name, frame) in enumerate(sheets.items(), start=1):
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        path = target / f"{number:02d}-{slug}.csv"
+        write_atomically(path, partial(_save_csv, spreadsheet_safe(frame)))
+        written.append(path)
+    return written
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -108,6 +129,10 @@ def _unique(name: str, taken: dict[str, pd.DataFrame]) -> str:
         candidate = name[: _SHEET_NAME - len(suffix)].rstrip() + suffix
         number += 1
     return candidate
+
+
+def _save_csv(frame: pd.DataFrame, path: str) -> None:
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
 
 
 def _save(sheets: dict[str, pd.DataFrame], path: str) -> None:
