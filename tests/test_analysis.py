@@ -577,3 +577,41 @@ def test_metric_help_comes_from_the_registry_and_survives_python_oo() -> None:
     assert out.returncode == 0, out.stderr
     label = analysis.METRICS["conversion"].label
     assert out.stdout.splitlines() == [f"{label}: {analysis.METRICS['conversion'].definition}", "1"]
+
+
+# --- control limits ---------------------------------------------------------------------------
+
+
+def test_p_chart_limits_are_montgomerys_worked_example() -> None:
+    # Montgomery, Introduction to Statistical Quality Control (6th ed.), Example 7.1: 30
+    # samples of n = 50 cans, 347 nonconforming in all: p-bar 0.2313, UCL 0.4102, LCL 0.0524.
+    counts = [12] * 28 + [5, 6]
+    periods = pd.date_range("2026-01-01", periods=30, freq="D", tz="UTC")
+    table = pd.DataFrame({"period": periods, "n": 50, "successes": counts})
+    chart = analysis.p_chart(table)
+    assert chart["center"].round(4).unique().tolist() == [0.2313]
+    assert chart["ucl"].round(4).unique().tolist() == [0.4102]
+    assert chart["lcl"].round(4).unique().tolist() == [0.0524]
+    assert chart["signal"].tolist() == [""] * 30
+
+
+def test_p_chart_limits_widen_on_quiet_days_and_flag_each_group_on_its_own() -> None:
+    periods = pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"] * 2, utc=True)
+    table = pd.DataFrame(
+        {
+            "method": ["sms"] * 3 + ["totp"] * 3,
+            "period": periods,
+            "n": [1000, 10, 1000, 500, 500, 500],
+            "successes": [940, 7, 850, 480, 470, 250],
+        }
+    )
+    chart = analysis.p_chart(table)
+    sms, totp = chart[chart["method"] == "sms"], chart[chart["method"] == "totp"]
+    width = (sms["ucl"] - sms["lcl"]).tolist()
+    assert width[1] > 5 * width[0], "ten sessions get far wider limits than a thousand"
+    assert sms["signal"].tolist() == ["high", "", "low"] and totp["signal"].tolist()[2] == "low"
+    assert sms["center"].iloc[0] == pytest.approx(1797 / 2010)
+    empty = analysis.p_chart(table.assign(n=0, successes=0))
+    assert empty["lcl"].isna().all() and (empty["signal"] == "").all()
+    with pytest.raises(ValueError, match="by period"):
+        analysis.p_chart(table.drop(columns="period"))

@@ -60,7 +60,7 @@ def test_an_in_process_sandbox_opens_no_socket_and_its_name_resolves_nowhere() -
         user = api.users.create(service.id, "+4401234567", "john")
         started = api.auth.initiate(service.id, user.id, "sms")
         assert api.auth.verify(started, sandbox.control(api).pin_for(started.auth_id)).verified
-        assert sandbox.running and _sockets() == before
+        assert sandbox.running and _sockets() <= before, "no socket opened"
     assert sandbox.url == IN_PROCESS_URL and IN_PROCESS_URL.endswith(".invalid")  # RFC 6761
     assert "in process" in repr(sandbox)
 
@@ -138,7 +138,7 @@ def test_forks_of_an_in_process_client_answer_in_process_from_threads(
             thread.join()
         assert verified == [True] * 4
         assert len(api.users.get_all(service.id)) == 4
-    assert _sockets() == before
+    assert _sockets() <= before, "no socket opened (one left by an earlier test may close)"
 
 
 # -- the same calls, in process and over HTTP --------------------------------------------------

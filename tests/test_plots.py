@@ -171,3 +171,18 @@ def test_a_rate_over_time_axis_zooms_to_its_intervals() -> None:
     assert 0.85 < low < 0.91 and 0.96 < high <= 1.02
     empty = table.iloc[:0]
     assert plots.plot_rate_over_time(empty).axes[0].get_ylim() == (0.0, 1.02)
+
+
+def test_a_p_chart_draws_rate_centre_and_limits_per_group_and_marks_signals() -> None:
+    from verigator_nb import analysis
+
+    periods = pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"] * 2, utc=True)
+    table = pd.DataFrame(
+        {"method": ["sms"] * 3 + ["totp"] * 3, "period": periods,
+         "n": [1000, 10, 1000, 500, 500, 500], "successes": [940, 7, 850, 480, 470, 250]}
+    )  # fmt: skip
+    table = analysis.p_chart(table.assign(rate=table["successes"] / table["n"]))
+    ax = plots.plot_p_chart(table).axes[0]
+    assert len(ax.get_lines()) == 2 * 4, "rate, centre, lower and upper limit per group"
+    marked = sum(len(c.get_offsets()) for c in ax.collections)
+    assert marked == int((table["signal"] != "").sum()) == 5  # sms high and low, totp all three

@@ -25,6 +25,7 @@ import pandas as pd
 
 from verigator_nb.analysis._aggregate import PERIOD, PERIOD_NAMES, PERIODS
 from verigator_nb.analysis._compare import ALPHA
+from verigator_nb.analysis._control import P_CHART_SIGMAS, p_chart
 from verigator_nb.analysis._duck import connect
 from verigator_nb.analysis._engine import Analysis, By
 from verigator_nb.analysis._gc import collector_held
@@ -80,6 +81,7 @@ __all__ = [
     "PERIOD_NAMES",
     "PER_ATTEMPT",
     "PER_SESSION",
+    "P_CHART_SIGMAS",
     "RATE",
     "RATE_METRICS",
     "RATIO",
@@ -105,6 +107,7 @@ __all__ = [
     "latency",
     "login_conversion",
     "metric_table",
+    "p_chart",
     "resend_rate",
     "resends",
     "session_endings",

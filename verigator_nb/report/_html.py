@@ -48,7 +48,7 @@ __all__ = ["Source", "build", "definitions", "tables", "write"]
 
 Source: TypeAlias = Any  # a frame, path, Ibis table, Spark DataFrame, Analysis or SummaryTables
 _COMPARED = PERIOD_NAMES[COMPARISON_PERIOD]
-_PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout)$")
+_PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout|center|lcl|ucl)$")
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; }
@@ -197,6 +197,8 @@ def _set_aside(t: SummaryTables) -> str:
 def _chart(spec: TableSpec, table: pd.DataFrame, t: SummaryTables, caption: str) -> str:
     """The chart for one table, chosen by its metric's kind; "" where a table says it all."""
     kind = METRICS[spec.metric].kind
+    if spec.control:
+        return _image(plots.plot_p_chart(table, title=caption), caption)
     if kind == RATE and spec.over_time:
         return _image(plots.plot_rate_over_time(table, title=caption), caption)
     if kind == RATE and spec.by:

@@ -25,6 +25,7 @@ from verigator_nb.analysis import (
     SESSION_SUCCESS,
     Analysis,
     collector_held,
+    p_chart,
 )
 from verigator_nb.schema import (
     ACTION,
@@ -67,16 +68,18 @@ GROUP_NAMES: Final[Mapping[str, str]] = {
 @dataclass(frozen=True)
 class TableSpec:
     """One table of the report: ``metric`` grouped by ``by``, over the trend period when
-    ``over_time``; its caption says exactly that."""
+    ``over_time``, with p-chart limits when ``control``; its caption says exactly that."""
 
     section: str
     metric: str
     by: tuple[str, ...] = ()
     over_time: bool = False
+    control: bool = False
 
     @property
     def key(self) -> str:
-        parts = [self.metric, *self.by, *(["trend"] if self.over_time else [])]
+        trend = ["trend"] if self.over_time else []
+        parts = [self.metric, *self.by, *trend, *(["p_chart"] if self.control else [])]
         return "__".join(parts)
 
     def caption(self, period_name: str) -> str:
@@ -84,7 +87,8 @@ class TableSpec:
         groups = [GROUP_NAMES.get(column, column) for column in self.by]
         if self.over_time:
             groups.append(period_name)
-        return f"{label} by {' and '.join(groups)}" if groups else label
+        caption = f"{label} by {' and '.join(groups)}" if groups else label
+        return f"{caption}: p-chart" if self.control else caption
 
 
 # The report's sections, in order, by the heading each table is shown under.
@@ -95,6 +99,7 @@ ENDINGS: Final = "How verifications end"
 EFFORT: Final = "Attempts, time to verify and latency"
 LOGINS: Final = "Logins, resends and SMS cost"
 TRENDS: Final = "Over time"
+ALARMS: Final = "Alarms"
 
 TABLES: Final[tuple[TableSpec, ...]] = (
     TableSpec(CHANNELS, CONVERSION, (REQUESTED_METHOD,)),
@@ -120,6 +125,7 @@ TABLES: Final[tuple[TableSpec, ...]] = (
     TableSpec(TRENDS, CONVERSION, over_time=True),
     TableSpec(TRENDS, SESSION_SUCCESS, over_time=True),
     TableSpec(TRENDS, FALLBACK, over_time=True),
+    TableSpec(ALARMS, CONVERSION, (METHOD,), over_time=True, control=True),
 )
 SECTIONS: Final = tuple(dict.fromkeys(spec.section for spec in TABLES))
 
@@ -184,7 +190,10 @@ def _summary_tables(analysis: Analysis) -> SummaryTables:
         found = analysis.tables(
             [s.metric for s in specs], by=list(by), period=period if over_time else None
         )
-        tables |= {spec.key: found[spec.metric] for spec in specs}
+        tables |= {
+            spec.key: p_chart(found[spec.metric]) if spec.control else found[spec.metric]
+            for spec in specs
+        }
     sessions = headline.loc[headline["metric"] == SESSION_SUCCESS, "n"]
     return SummaryTables(
         rows=rows,

@@ -23,6 +23,7 @@ __all__ = [
     "plot_attempts",
     "plot_breakdown",
     "plot_funnel",
+    "plot_p_chart",
     "plot_rate_by_group",
     "plot_rate_over_time",
     "plot_time_to_verify",
@@ -31,6 +32,7 @@ __all__ = [
 # The value columns of the analysis tables (every other column is a group).
 _METRIC_COLUMNS = frozenset(
     {"n", "successes", "rate", "ci_low", "ci_high", "share", "total", "dropout", "period"}
+    | {"center", "lcl", "ucl", "signal"}  # a p-chart's (``analysis.p_chart``)
 )
 _SIZE = (7.0, 3.6)
 
@@ -87,6 +89,36 @@ def plot_rate_over_time(
     if table.empty:
         _no_data(ax)
     ax.set_ylim(*_rate_limits(table))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("period start (UTC)")
+    ax.set_ylabel(_text(ylabel))
+    if groups:
+        ax.legend(title=", ".join(groups), fontsize="small")
+    figure.autofmt_xdate()
+    return figure
+
+
+def plot_p_chart(table: pd.DataFrame, *, title: str = "p-chart", ylabel: str = "rate") -> Figure:
+    """An ``analysis.p_chart`` table: per group, the rate per period, its centre line and its
+    control limits (wider on quieter periods); periods outside them marked red."""
+    figure, (ax,) = _new(title)
+    groups = _group_columns(table)
+    labels = pd.Series(_labels(table, groups), index=table.index)
+    x = pd.to_datetime(table["period"], utc=True).dt.tz_localize(None)
+    for label in dict.fromkeys(labels):
+        rows = (labels == label).to_numpy()
+        (line,) = ax.plot(x[rows], table["rate"][rows], marker="o", markersize=3, label=label)
+        colour = line.get_color()
+        ax.plot(x[rows], table["center"][rows], color=colour, linestyle="--", linewidth=1)
+        for limit in ("lcl", "ucl"):
+            ax.step(x[rows], table[limit][rows], where="mid", color=colour, linewidth=0.8)
+        flagged = rows & (table["signal"] != "").to_numpy()
+        ax.scatter(x[flagged], table["rate"][flagged], color="tab:red", zorder=3, s=30)
+    if table.empty:
+        _no_data(ax)
+    low, high = np.fmin(table["lcl"], table["rate"]), np.fmax(table["ucl"], table["rate"])
+    shown = {"ci_low": low, "ci_high": high}  # the limits and every point, in view
+    ax.set_ylim(*_rate_limits(pd.DataFrame(shown)))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("period start (UTC)")
     ax.set_ylabel(_text(ylabel))
