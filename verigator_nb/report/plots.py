@@ -86,15 +86,7 @@ def plot_rate_over_time(
         (line,) = ax.plot(x[rows], table["rate"][rows], marker="o", label=label)
         band = (table["ci_low"][rows], table["ci_high"][rows])
         ax.fill_between(x[rows], *band, color=line.get_color(), alpha=0.2)
-    if table.empty:
-        _no_data(ax)
-    ax.set_ylim(*_rate_limits(table))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("period start (UTC)")
-    ax.set_ylabel(_text(ylabel))
-    if groups:
-        ax.legend(title=", ".join(groups), fontsize="small")
-    figure.autofmt_xdate()
+    _finish_over_time(figure, ax, table, groups, ylabel, _rate_limits(table))
     return figure
 
 
@@ -114,18 +106,31 @@ def plot_p_chart(table: pd.DataFrame, *, title: str = "p-chart", ylabel: str = "
             ax.step(x[rows], table[limit][rows], where="mid", color=colour, linewidth=0.8)
         flagged = rows & (table["signal"] != "").to_numpy()
         ax.scatter(x[flagged], table["rate"][flagged], color="tab:red", zorder=3, s=30)
+    low, high = np.fmin(table["lcl"], table["rate"]), np.fmax(table["ucl"], table["rate"])
+    shown = pd.DataFrame({"ci_low": low, "ci_high": high})  # the limits and every point
+    _finish_over_time(figure, ax, table, groups, ylabel, _rate_limits(shown))
+    return figure
+
+
+def _finish_over_time(
+    figure: Figure,
+    ax: Axes,
+    table: pd.DataFrame,
+    groups: list[str],
+    ylabel: str,
+    limits: tuple[float, float],
+) -> None:
+    """A rate-by-period chart's axes: the rate axis in percent within ``limits``, the UTC
+    period starts, and a legend of the groups."""
     if table.empty:
         _no_data(ax)
-    low, high = np.fmin(table["lcl"], table["rate"]), np.fmax(table["ucl"], table["rate"])
-    shown = {"ci_low": low, "ci_high": high}  # the limits and every point, in view
-    ax.set_ylim(*_rate_limits(pd.DataFrame(shown)))
+    ax.set_ylim(*limits)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("period start (UTC)")
     ax.set_ylabel(_text(ylabel))
-    if groups:
+    if groups and not table.empty:
         ax.legend(title=", ".join(groups), fontsize="small")
     figure.autofmt_xdate()
-    return figure
 
 
 def _rate_limits(table: pd.DataFrame) -> tuple[float, float]:
