@@ -10,7 +10,7 @@ Labels taken from the data are shown literally (a ``$`` in a country name is not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -78,11 +78,8 @@ def plot_rate_over_time(
         1
     """
     figure, (ax,) = _new(title)
-    groups = _group_columns(table)
-    labels = pd.Series(_labels(table, groups), index=table.index)
-    x = pd.to_datetime(table["period"], utc=True).dt.tz_localize(None)
-    for label in dict.fromkeys(labels):
-        rows = (labels == label).to_numpy()
+    groups, x = _group_columns(table), _period_starts(table)
+    for label, rows in _series(table, groups):
         (line,) = ax.plot(x[rows], table["rate"][rows], marker="o", label=label)
         band = (table["ci_low"][rows], table["ci_high"][rows])
         ax.fill_between(x[rows], *band, color=line.get_color(), alpha=0.2)
@@ -94,11 +91,8 @@ def plot_p_chart(table: pd.DataFrame, *, title: str = "p-chart", ylabel: str = "
     """An ``analysis.p_chart`` table: per group, the rate per period, its centre line and its
     control limits (wider on quieter periods); periods outside them marked red."""
     figure, (ax,) = _new(title)
-    groups = _group_columns(table)
-    labels = pd.Series(_labels(table, groups), index=table.index)
-    x = pd.to_datetime(table["period"], utc=True).dt.tz_localize(None)
-    for label in dict.fromkeys(labels):
-        rows = (labels == label).to_numpy()
+    groups, x = _group_columns(table), _period_starts(table)
+    for label, rows in _series(table, groups):
         (line,) = ax.plot(x[rows], table["rate"][rows], marker="o", markersize=3, label=label)
         colour = line.get_color()
         ax.plot(x[rows], table["center"][rows], color=colour, linestyle="--", linewidth=1)
@@ -110,6 +104,18 @@ def plot_p_chart(table: pd.DataFrame, *, title: str = "p-chart", ylabel: str = "
     shown = pd.DataFrame({"ci_low": low, "ci_high": high})  # the limits and every point
     _finish_over_time(figure, ax, table, groups, ylabel, _rate_limits(shown))
     return figure
+
+
+def _period_starts(table: pd.DataFrame) -> pd.Series:
+    """The ``period`` column as naive UTC times, which matplotlib draws."""
+    return pd.to_datetime(table["period"], utc=True).dt.tz_localize(None)
+
+
+def _series(table: pd.DataFrame, groups: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """Each group's label and the mask of its rows, in the order groups first appear."""
+    labels = pd.Series(_labels(table, groups), index=table.index)
+    for label in dict.fromkeys(labels):
+        yield label, (labels == label).to_numpy()
 
 
 def _finish_over_time(
