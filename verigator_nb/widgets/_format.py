@@ -33,7 +33,6 @@ __all__ = [
     "error_text",
     "explain",
     "initiation_text",
-    "message_html",
     "note_html",
     "outcome_text",
     "phone_hint",
@@ -140,16 +139,6 @@ def note_html(text: str, tone: str, detail: str = "") -> str:
     if detail:
         line += f"<details><summary>Details</summary><code>{escape(detail)}</code></details>"
     return line
-
-
-def message_html(
-    error: VerigatorError | ValueError | None, unlogged: OSError | ValueError | None
-) -> str:
-    """A form's message line: the call's error in red, then a failed log write in amber."""
-    lines = [] if error is None else [styled(error_text(error), "bad")]
-    if unlogged is not None:
-        lines.append(styled(unlogged_text(unlogged), "warn"))
-    return "<br>".join(lines)
 
 
 # Why a write failed, in the words a person at a full disk would use.

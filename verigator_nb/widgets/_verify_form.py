@@ -412,18 +412,28 @@ class VerifyForm(widgets.VBox):
     def _choose_user(self, user_id: str | None) -> None:
         """Another user: the list read again, so a user deleted elsewhere goes from it."""
         self._set(fs.selected_user(self._state, user_id))
-        if not self.service_id or not user_id:
-            return
-        users = tuple((u.username, u.id) for u in self._api.users.get_all(self.service_id))
-        listed = fs.users_listed(self._state, users)
-        if any(uid == user_id for _, uid in users):
-            self._set(fs.selected_user(listed, user_id))
-        else:
-            self._set(fs.failed(listed, Note(f"That user {_GONE_USER}", "warn")))
+        if self.service_id and user_id:
+            gone = Note(f"That user {_GONE_USER}", "warn")
+            self._relist(self._read_users(self.service_id), user_id, None, gone)
 
     def _list_users(self) -> None:
-        users = self._api.users.get_all(str(self.service_id))
-        self._set(fs.users_listed(self._state, tuple((u.username, u.id) for u in users)))
+        self._set(fs.users_listed(self._state, self._read_users(str(self.service_id))))
+
+    def _read_users(self, service_id: str) -> tuple[tuple[str, str], ...]:
+        """The service's users as the dropdown lists them: (name, id)."""
+        return tuple((u.username, u.id) for u in self._api.users.get_all(service_id))
+
+    def _relist(
+        self, users: tuple[tuple[str, str], ...], user_id: str | None, kept: Note | None, gone: Note
+    ) -> None:
+        """``users`` listed, ``user_id`` still chosen (with the note ``kept``) when it is among
+        them; else the first user, and the note ``gone``."""
+        listed = fs.users_listed(self._state, users)
+        if any(uid == user_id for _, uid in users):
+            chosen = fs.selected_user(listed, user_id)
+            self._set(fs.failed(chosen, kept) if kept else chosen)
+        else:
+            self._set(fs.failed(listed, gone))
 
     def _do_initiate(self) -> None:
         service_id, user_id = self._require_selection()
@@ -530,7 +540,7 @@ class VerifyForm(widgets.VBox):
         if not service_id:
             return
         try:
-            users = tuple((u.username, u.id) for u in self._api.users.get_all(service_id))
+            users = self._read_users(service_id)
         except NoSuchResourceError:
             self._services = tuple(s for s in self._services if s[1] != service_id)
             text = "That service no longer exists (deleted elsewhere): choose another service."
@@ -538,12 +548,8 @@ class VerifyForm(widgets.VBox):
             return
         except VerigatorError:
             return
-        listed = fs.users_listed(self._state, users)
-        if any(uid == user_id for _, uid in users):
-            self._set(fs.failed(fs.selected_user(replace(listed, users=users), user_id), note))
-        else:
-            named = f"{self.username or 'That user'} {_GONE_USER}"
-            self._set(fs.failed(listed, Note(named, "bad", note.detail)))
+        named = f"{self.username or 'That user'} {_GONE_USER}"
+        self._relist(users, user_id, note, Note(named, "bad", note.detail))
 
     def _set(self, state: FormState) -> None:
         self._state = state
