@@ -130,6 +130,16 @@ def test_the_whole_report_runs_on_spark_and_says_what_duckdb_says(
     assert on_spark.rows == in_memory.rows and on_spark.sessions == in_memory.sessions
 
 
+def test_filters_keep_the_same_part_of_the_log_on_spark_and_duckdb(log: pd.DataFrame) -> None:
+    filters = analysis.Filters(since="2024-03-08", until="2024-03-15", country=["EE", "FI"])
+    on_spark = Analysis(_on_spark(log), filters=filters)
+    in_memory = Analysis(log, filters=filters)
+    for metric in ("conversion", "login_conversion", "availability"):
+        found, expected = on_spark.table(metric), in_memory.table(metric)
+        assert expected["n"].sum() > 0, "an empty table would prove nothing"
+        assert_frame_equal(_comparable(found), _comparable(expected), rtol=1e-9, obj=metric)
+
+
 def test_the_public_functions_take_a_spark_dataframe(log: pd.DataFrame) -> None:
     frame = _on_spark(log)
     assert_frame_equal(

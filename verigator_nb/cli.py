@@ -12,7 +12,9 @@ status. To add a subcommand, write the pair and list ``_add_<name>`` in ``_SUBCO
   a sandbox (in process; ``--http``: over its HTTP server) and writes its outcome log and HTML
   report, then prints a summary.
 - ``verigator-nb quickstart`` runs one verification flow against a sandbox, narrated.
-- ``verigator-nb report LOG --out report.html`` builds the HTML report from an outcome log.
+- ``verigator-nb report LOG --out report.html [--xlsx FILE] [--since DAY] [--until DAY]
+  [--service ID] [--country CC] [--channel sms|totp] [--tag TAG]`` builds the HTML report from
+  an outcome log, or from the part of it the filters keep.
 - ``verigator-nb sample-data [--out PATH] [--http]`` regenerates
   ``data/sample_outcome_log.parquet`` from its seeds (the same rows either way).
 - ``verigator-nb import SOURCE... [--format events|twilio|vonage] [--map COLUMN=FIELD,...]
@@ -236,7 +238,33 @@ def _add_report(subparsers: Any) -> None:
     parser.add_argument("log", help="the outcome log to report on")
     parser.add_argument("--out", default="report.html", help="HTML file (default %(default)s)")
     parser.add_argument("--xlsx", help="also write every table to this .xlsx spreadsheet")
+    only = parser.add_argument_group(
+        "filters", "report on part of the log; a list option may be repeated or comma-separated"
+    )
+    only.add_argument("--since", help="first day (or moment, UTC) included, e.g. 2026-01-01")
+    only.add_argument("--until", help="last day included (a moment: not included)")
+    for name, what in _LIST_FILTERS.items():
+        only.add_argument(f"--{name}", action="append", metavar=name.upper(), help=what)
     parser.set_defaults(run=_run_report)
+
+
+_LIST_FILTERS = {
+    "service": "a service id",
+    "country": "an ISO country code of the user's phone, e.g. EE",
+    "channel": "the channel the server used (sms or totp)",
+    "tag": "a tag of the rows (e.g. a campaign)",
+}
+
+
+def _report_filters(args: argparse.Namespace) -> Any:
+    """The report's ``Filters`` from the command line (``ValueError`` for a bad date)."""
+    from verigator_nb.analysis import Filters
+
+    lists = {
+        name: [item for given in getattr(args, name) or () for item in given.split(",")]
+        for name in _LIST_FILTERS
+    }
+    return Filters(since=args.since, until=args.until, **lists)
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -248,7 +276,11 @@ def _run_report(args: argparse.Namespace) -> int:
             check_output_file(out)
     except OSError as exc:
         return _fail("report", _os_problem(exc))
-    return report_command(args.log, args.out, xlsx_path=args.xlsx)
+    try:
+        filters = _report_filters(args)
+    except ValueError as exc:
+        return _fail("report", str(exc))
+    return report_command(args.log, args.out, xlsx_path=args.xlsx, filters=filters or None)
 
 
 def _add_sample_data(subparsers: Any) -> None:

@@ -5,9 +5,10 @@ Ibis expression that computes it; ``docs/metrics.md`` is generated from it. The 
 count the rows of ``_grains`` (calls kept after cleaning, sessions, logins) and run on DuckDB
 for a DataFrame, a log file or a Parquet dataset, and on Spark for a Spark DataFrame
 (``_source``). ``Analysis`` (``_engine``) prepares one log once for many tables;
-``_finish`` shapes every engine's counts alike; ``_compare`` tests one period against the
-one before (statsmodels); ``_stats`` has the Wilson interval; ``_epoch`` the engines' fast
-arithmetic on moments; ``_gc`` holds the garbage collector back during a batch of queries.
+``_filters`` says which part of the log the tables cover; ``_finish`` shapes every engine's
+counts alike; ``_compare`` tests one period against the one before (statsmodels);
+``_stats`` has the Wilson interval; ``_epoch`` the engines' fast arithmetic on moments;
+``_gc`` holds the garbage collector back during a batch of queries.
 ``scale`` writes and opens day-partitioned Parquet datasets.
 
 Every function takes the log first — a DataFrame, a path, an Ibis table, a Spark DataFrame
@@ -28,6 +29,7 @@ from verigator_nb.analysis._compare import ALPHA
 from verigator_nb.analysis._control import P_CHART_SIGMAS, p_chart
 from verigator_nb.analysis._duck import connect
 from verigator_nb.analysis._engine import Analysis, By
+from verigator_nb.analysis._filters import Filters
 from verigator_nb.analysis._gc import collector_held
 from verigator_nb.analysis._grains import DEFAULT_GAP, ENDING, ENDINGS, SET_ASIDE_REASONS
 from verigator_nb.analysis._registry import (
@@ -91,6 +93,7 @@ __all__ = [
     "STAGES",
     "Analysis",
     "By",
+    "Filters",
     "Metric",
     "attempt_success",
     "attempts_to_success",

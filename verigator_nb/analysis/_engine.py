@@ -30,6 +30,7 @@ from verigator_nb.analysis._aggregate import (
     with_period,
 )
 from verigator_nb.analysis._compare import compared_span, comparison
+from verigator_nb.analysis._filters import Filters
 from verigator_nb.analysis._grains import DEFAULT_GAP, REASON, SET_ASIDE_REASONS
 from verigator_nb.analysis._queries import DuckRunner, Query, Runner, SparkRunner, compiled
 from verigator_nb.analysis._registry import (
@@ -72,14 +73,25 @@ class Analysis:
     """The metrics of one log (a frame, a file, a dataset, an Ibis table, a Spark frame).
 
     ``con`` is the DuckDB Ibis backend to use for frames and files (default: a new one,
-    ``analysis.connect()``); ``gap`` is the most time between a user's sessions of one login.
+    ``analysis.connect()``); ``gap`` is the most time between a user's sessions of one login;
+    ``filters`` (``Filters``) the part of the log every table covers (default: all of it).
     """
 
-    def __init__(self, source: Source, *, con: Any = None, gap: timedelta = DEFAULT_GAP) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        con: Any = None,
+        gap: timedelta = DEFAULT_GAP,
+        filters: Filters | None = None,
+    ) -> None:
         if isinstance(source, Analysis):
             raise TypeError("source is already an Analysis")
+        if filters is not None and not isinstance(filters, Filters):
+            raise TypeError("filters must be a Filters, e.g. Filters(country='EE')")
         self.log: LogTable = log_table(source, con=con)
         self.gap = gap
+        self.filters = filters if filters else None
         self._kept: list[tuple[str, bool]] = []  # what the engine keeps for us, in order
 
     # -- the grain tables, built once -------------------------------------------------------
@@ -114,7 +126,7 @@ class Analysis:
         source: str,
         *args: Hashable,
     ) -> None:
-        query, reads = self._compiled(build, source, args)
+        query, reads = self._compiled(build, source, args, whole=True)
         kept = self._name(stage)
         self._runner.keep(kept, query.bind(reads))
         self._kept.append((kept, False))
@@ -138,16 +150,27 @@ class Analysis:
         return self._stage(stage)[1]
 
     def _compiled(
-        self, build: Callable[..., ir.Table], stage: str, args: tuple[Hashable, ...]
+        self,
+        build: Callable[..., ir.Table],
+        stage: str,
+        args: tuple[Hashable, ...],
+        *,
+        whole: bool = False,
     ) -> tuple[Query, str]:
         """``build(stage's rows, *args)`` compiled, and the kept table it reads: the marked
-        rows, through the stage's view, when the stage is one of ``_VIEWS``."""
+        rows, through the stage's view, when the stage is one of ``_VIEWS``. The rows are
+        those the filters keep, unless ``whole`` (sessions and logins are formed from the
+        whole log, and filtered where they are read)."""
         dialect = self._runner.dialect
+        filters = None if whole else self.filters
         if stage in _VIEWS:
             name, schema = self._stage(_MARKED)
-            return compiled(_through, (schema,), dialect, (_VIEWS[stage], build, args)), name
+            view = _VIEWS[stage]
+            return compiled(_through, (schema,), dialect, (view, filters, build, args)), name
         name, schema = self._stage(stage)
-        return compiled(build, (schema,), dialect, args), name
+        if filters is None:
+            return compiled(build, (schema,), dialect, args), name
+        return compiled(_kept, (schema,), dialect, (filters, build, args)), name
 
     def _name(self, stage: str) -> str:
         return f"verigator_{stage}_{self._id}"
@@ -160,12 +183,17 @@ class Analysis:
         """The table a metric of grain ``name`` ("call", "session", "login") counts rows of,
         as an Ibis table of the log's engine (for queries of your own)."""
         if name in _VIEWS:
-            return _VIEWS[name](self.log.backend.table(self._stage(_MARKED)[0]))
-        return self.log.backend.table(self._stage(name)[0])
+            rows = _VIEWS[name](self.log.backend.table(self._stage(_MARKED)[0]))
+        else:
+            rows = self.log.backend.table(self._stage(name)[0])
+        return self.filters.keep(rows) if self.filters else rows
 
-    def _fetch(self, build: Callable[..., ir.Table], stage: str, *args: Hashable) -> pd.DataFrame:
-        """The answer of the query ``build`` makes over ``stage``'s rows, with ``args``."""
-        query, reads = self._compiled(build, stage, args)
+    def _fetch(
+        self, build: Callable[..., ir.Table], stage: str, *args: Hashable, whole: bool = False
+    ) -> pd.DataFrame:
+        """The answer of the query ``build`` makes over ``stage``'s rows, with ``args`` (the
+        rows the filters keep, or all of them when ``whole``)."""
+        query, reads = self._compiled(build, stage, args, whole=whole)
         return self._runner.fetch(query.bind(reads))
 
     # -- what the log holds -----------------------------------------------------------------
@@ -183,8 +211,9 @@ class Analysis:
         return _finish.sort_by_keys(_finish.tidy_keys(found, keys), keys)
 
     def set_aside(self) -> pd.DataFrame:
-        """Rows the metrics leave out, per reason (every reason listed, 0 included)."""
-        found = self._fetch(_set_aside_of, _ASIDE)
+        """Rows the metrics leave out, per reason (every reason listed, 0 included), in the
+        whole log: a row set aside may lack the very columns a filter reads."""
+        found = self._fetch(_set_aside_of, _ASIDE, whole=True)
         rows = dict(zip(found[REASON], found["rows"], strict=True))
         return pd.DataFrame(
             {
@@ -363,7 +392,8 @@ class Analysis:
 
     def __repr__(self) -> str:
         engine = "Spark" if self.log.is_spark else "DuckDB"
-        return f"Analysis({self.log.where}, on {engine})"
+        only = f", {self.filters.describe()}" if self.filters else ""
+        return f"Analysis({self.log.where}, on {engine}{only})"
 
 
 # -- the queries, each a module-level function of its input table and hashable arguments,
@@ -392,10 +422,20 @@ _VIEWS: dict[str, Callable[[ir.Table], ir.Table]] = {CALL: _calls_of, _ASIDE: _a
 def _through(
     rows: ir.Table,
     view: Callable[[ir.Table], ir.Table],
+    filters: Filters | None,
     build: Callable[..., ir.Table],
     args: tuple[Hashable, ...],
 ) -> ir.Table:
-    return build(view(rows), *args)
+    return _kept(view(rows), filters, build, args)
+
+
+def _kept(
+    rows: ir.Table,
+    filters: Filters | None,
+    build: Callable[..., ir.Table],
+    args: tuple[Hashable, ...],
+) -> ir.Table:
+    return build(rows if filters is None else filters.keep(rows), *args)
 
 
 def _sessions_of(calls: ir.Table, dialect: str) -> ir.Table:

@@ -30,6 +30,7 @@ from verigator_nb.analysis import (
     RATE,
     STAGES,
     Analysis,
+    Filters,
 )
 from verigator_nb.log import OutcomeLog, log_files, write_atomically
 from verigator_nb.report import plots
@@ -63,21 +64,27 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 """
 
 
-def tables(source: Source) -> SummaryTables:
+def tables(source: Source, *, filters: Filters | None = None) -> SummaryTables:
     """Every report table for ``source``: a frame, a log file, a folder of JSONL logs (a
     server's, ``OutcomeLog.in_folder``), a Parquet dataset directory, an Ibis table, a Spark
-    DataFrame, an ``Analysis``, or tables already computed (returned as they are)."""
+    DataFrame, an ``Analysis``, or tables already computed (returned as they are).
+
+    ``filters`` (``analysis.Filters``) narrows the log to a date range, services, countries,
+    channels or tags; an ``Analysis`` carries its own, and tables already computed cannot be
+    narrowed (``ValueError``)."""
+    if isinstance(source, SummaryTables | Analysis) and filters:
+        raise ValueError("filters apply to a log; pass them to Analysis(..., filters=...)")
     if isinstance(source, SummaryTables):
         return source
     if isinstance(source, Analysis):
         return summary_tables(source)
     if not isinstance(source, str | os.PathLike):  # a frame, an Ibis table, a Spark DataFrame
-        return summary_tables(Analysis(source))
+        return summary_tables(Analysis(source, filters=filters))
     path = Path(source)
     if path.is_dir() and not log_files(path):
-        return summary_tables(Analysis(path))  # a dataset, read in place
+        return summary_tables(Analysis(path, filters=filters))  # a dataset, read in place
     with OutcomeLog.load(path) as log:  # .jsonl, .csv, .parquet or a folder of .jsonl logs
-        return summary_tables(Analysis(log.df))
+        return summary_tables(Analysis(log.df, filters=filters))
 
 
 def definitions() -> list[str]:
@@ -263,16 +270,17 @@ def build(
     *,
     title: str = "Verigator verification report",
     source_name: str | None = None,
+    filters: Filters | None = None,
 ) -> str:
     """The report for ``source`` as one self-contained HTML document (a string).
 
     Its header says what was read (``source_name``, else the path, else the kind of
     source), when and by which version of verigator_nb, and how many of the calls the local
-    sandbox answered or the simulator made. Raises ``FileNotFoundError``/``ValueError`` for
-    a path that is not a readable log, and ``ValueError`` for a frame without the outcome
-    log's columns.
+    sandbox answered or the simulator made, and the ``filters`` that narrowed it. Raises
+    ``FileNotFoundError``/``ValueError`` for a path that is not a readable log, and
+    ``ValueError`` for a frame without the outcome log's columns.
     """
-    t = tables(source)
+    t = tables(source, filters=filters)
     span = (
         f"{t.first_ts:%Y-%m-%d %H:%M} – {t.last_ts:%Y-%m-%d %H:%M} UTC"
         if t.first_ts is not None and t.last_ts is not None
@@ -284,6 +292,8 @@ def build(
         f"{version()} from {source_name or describe_source(source)}."
     )
     notes = "".join(f'<p class="note">{html.escape(note)}</p>' for note in origin_notes(t))
+    if t.filters:
+        notes += f'<p class="meta filters">Only: {html.escape(t.filters)}.</p>\n'
     body = "\n".join(_sections(t))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -300,13 +310,14 @@ def write(
     *,
     title: str = "Verigator verification report",
     source_name: str | None = None,
+    filters: Filters | None = None,
 ) -> Path:
     """Write ``build(source)`` to ``path`` atomically: readers see the old report or the new
     one, never half of one (``verigator_nb.log.write_atomically``). The file is readable by
     others as the log is (mode 0666 less the umask), so it can be shared from a folder; its
     folder is made if it is missing."""
     target = Path(path)
-    document = build(source, title=title, source_name=source_name)
+    document = build(source, title=title, source_name=source_name, filters=filters)
     target.parent.mkdir(parents=True, exist_ok=True)  # e.g. a reports/ folder, made on first use
     write_atomically(target, lambda temp: Path(temp).write_text(document, encoding="utf-8"))
     return target

@@ -22,7 +22,7 @@ from typing import Final
 
 import pandas as pd
 
-from verigator_nb.analysis import METRICS, PERIOD_NAMES
+from verigator_nb.analysis import METRICS, PERIOD_NAMES, Filters
 from verigator_nb.log import write_atomically
 from verigator_nb.report._html import Source, tables
 from verigator_nb.report._provenance import describe_source, origin_notes, version
@@ -36,11 +36,15 @@ _NOT_IN_NAMES: Final = re.compile(r"[\[\]:*?/\\]")
 
 
 def write_xlsx(
-    source: Source, path: str | os.PathLike[str], *, source_name: str | None = None
+    source: Source,
+    path: str | os.PathLike[str],
+    *,
+    source_name: str | None = None,
+    filters: Filters | None = None,
 ) -> Path:
-    """Write the report's tables for ``source`` to the ``.xlsx`` file ``path`` (its folder
-    made if missing) and return its path."""
-    t = tables(source)
+    """Write the report's tables for ``source`` (narrowed by ``filters``) to the ``.xlsx``
+    file ``path`` (its folder made if missing) and return its path."""
+    t = tables(source, filters=filters)
     sheets = _sheets(t, source_name or describe_source(source))
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -49,11 +53,16 @@ def write_xlsx(
 
 
 def write_csv(
-    source: Source, folder: str | os.PathLike[str], *, source_name: str | None = None
+    source: Source,
+    folder: str | os.PathLike[str],
+    *,
+    source_name: str | None = None,
+    filters: Filters | None = None,
 ) -> list[Path]:
-    """Write the workbook's sheets for ``source`` as CSV files in ``folder`` (made if
-    missing), named ``NN-sheet-name.csv`` in sheet order; return their paths."""
-    t = tables(source)
+    """Write the workbook's sheets for ``source`` (narrowed by ``filters``) as CSV files in
+    ``folder`` (made if missing), named ``NN-sheet-name.csv`` in sheet order; return their
+    paths."""
+    t = tables(source, filters=filters)
     sheets = _sheets(t, source_name or describe_source(source))
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
@@ -96,6 +105,7 @@ def _sheets(t: SummaryTables, source: str) -> dict[str, pd.DataFrame]:
         ("first call (UTC)", "" if t.first_ts is None else f"{t.first_ts:%Y-%m-%d %H:%M}"),
         ("last call (UTC)", "" if t.last_ts is None else f"{t.last_ts:%Y-%m-%d %H:%M}"),
         *(("note", note) for note in origin_notes(t)),
+        *((("only", t.filters),) if t.filters else ()),
         ("intervals", "95 % Wilson score intervals; changes in percentage points"),
     ]
     sheets = {

@@ -138,7 +138,8 @@ class SummaryTables:
     every rate metric over the whole log; ``set_aside`` the rows the metrics left out, per
     reason; ``verified`` per-session ``attempts`` and ``seconds`` (possibly a sample, for
     charts only: the distribution tables are exact); ``origins`` the calls per ``endpoint``
-    and ``tags`` (``sandbox`` traffic, ``simulated`` campaigns).
+    and ``tags`` (``sandbox`` traffic, ``simulated`` campaigns); ``filters`` the part of the
+    log they cover, in words.
     """
 
     rows: int
@@ -152,6 +153,7 @@ class SummaryTables:
     verified: pd.DataFrame
     tables: Mapping[str, pd.DataFrame]
     origins: pd.DataFrame | None = None  # calls per endpoint and tags: where the rows came from
+    filters: str = ""  # the part of the log the tables cover, in words ("" for all of it)
 
     def table(self, spec: TableSpec) -> pd.DataFrame:
         """The frame computed for ``spec``."""
@@ -207,4 +209,5 @@ def _summary_tables(analysis: Analysis) -> SummaryTables:
         verified=analysis.verified_sample(CHART_SAMPLE),
         tables=tables,
         origins=analysis.rows_by([ENDPOINT, TAGS]),
+        filters=analysis.filters.describe() if analysis.filters else "",
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from verigator_nb.analysis import CONVERSION, ENDING, ENDINGS, METRIC_LABELS
+from verigator_nb.analysis import CONVERSION, ENDING, ENDINGS, METRIC_LABELS, Filters
 from verigator_nb.log import DamagedLogWarning
 from verigator_nb.report._format import percent
 from verigator_nb.report._html import Source, tables, write
@@ -39,6 +39,8 @@ def summary(source: Source) -> str:
     and by delivered channel, how sessions that did not verify ended, rows set aside."""
     t = tables(source)
     lines = [f"{t.rows:,} calls, {t.sessions:,} sessions"]
+    if t.filters:
+        lines.append(f"Only: {t.filters}")
     for row in t.headline.itertuples(index=False):
         lines.append(
             f"{METRIC_LABELS[str(row.metric)]}: {percent(row.rate)} "
@@ -95,11 +97,13 @@ def _not_a_log(path: str | os.PathLike[str]) -> str | None:
     return f"{os.fspath(path)} is not an outcome log (line {number} is not a log row)"
 
 
-def _tables_or_problem(log_path: str | os.PathLike[str]) -> SummaryTables | str:
+def _tables_or_problem(
+    log_path: str | os.PathLike[str], filters: Filters | None
+) -> SummaryTables | str:
     """The report's tables for ``log_path``, or why it cannot be read, as one line."""
     try:
         problem = _not_a_log(log_path)
-        return tables(log_path) if problem is None else problem
+        return tables(log_path, filters=filters) if problem is None else problem
     except (OSError, ValueError) as exc:
         return str(exc)
 
@@ -109,13 +113,15 @@ def report_command(
     out_path: str | os.PathLike[str],
     *,
     xlsx_path: str | os.PathLike[str] | None = None,
+    filters: Filters | None = None,
 ) -> int:
-    """``verigator-nb report LOG --out FILE [--xlsx FILE]``: write the report (and the
-    spreadsheet), print the summary; 0 on success, 1 (with a one-line message on stderr)
-    when the log cannot be read or a file cannot be written."""
+    """``verigator-nb report LOG --out FILE [--xlsx FILE] [--since ... --country ...]``:
+    write the report (and the spreadsheet) of the part of the log ``filters`` keeps, print
+    the summary; 0 on success, 1 (with a one-line message on stderr) when the log cannot be
+    read or a file cannot be written."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DamagedLogWarning)
-        t = _tables_or_problem(log_path)
+        t = _tables_or_problem(log_path, filters)
     for warning in caught:  # lines set aside in a damaged log: one line each, not a traceback
         if issubclass(warning.category, DamagedLogWarning):
             print(f"verigator-nb report: warning: {warning.message}", file=sys.stderr)
