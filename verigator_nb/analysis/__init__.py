@@ -27,6 +27,14 @@ import pandas as pd
 from verigator_nb.analysis._aggregate import PERIOD, PERIOD_NAMES, PERIODS
 from verigator_nb.analysis._compare import ALPHA
 from verigator_nb.analysis._control import P_CHART_SIGMAS, p_chart
+from verigator_nb.analysis._cusum import (
+    BASELINE_DAYS,
+    CusumDesign,
+    average_run_length,
+    cusum_by_day,
+    design,
+    run_cusum,
+)
 from verigator_nb.analysis._duck import connect
 from verigator_nb.analysis._engine import Analysis, By
 from verigator_nb.analysis._filters import Filters
@@ -63,6 +71,7 @@ __all__ = [
     "ALPHA",
     "ATTEMPT_SUCCESS",
     "AVAILABILITY",
+    "BASELINE_DAYS",
     "BREAKDOWN",
     "CALL",
     "COMPARED_METRICS",
@@ -93,17 +102,22 @@ __all__ = [
     "STAGES",
     "Analysis",
     "By",
+    "CusumDesign",
     "Filters",
     "Metric",
     "attempt_success",
     "attempts_to_success",
     "availability",
+    "average_run_length",
     "call_failures",
     "collector_held",
     "compare_periods",
     "connect",
     "conversion",
+    "cusum",
+    "cusum_by_day",
     "definitions_markdown",
+    "design",
     "fallback",  # not a column: the metric function
     "fallback_rate",
     "funnel",
@@ -113,6 +127,7 @@ __all__ = [
     "p_chart",
     "resend_rate",
     "resends",
+    "run_cusum",
     "session_endings",
     "session_success",
     "set_aside",
@@ -285,6 +300,34 @@ def fallback_rate(
 ) -> pd.DataFrame:
     """The fallback metric (its earlier name)."""
     return fallback(source, by=by, period=period)
+
+
+def cusum(
+    source: Source | Analysis,
+    metric: str = CONVERSION,
+    *,
+    by: By = None,
+    p0: float | None = None,
+    worse: float | None = None,
+    false_alarms_per_day: float = 1 / 365,
+    baseline_days: int = BASELINE_DAYS,
+) -> pd.DataFrame:
+    """A Bernoulli CUSUM of a rate metric (conversion by default) per group of ``by``, one
+    row per group and UTC day: the statistic, whether it signalled a fall from the baseline
+    ``p0`` (default: the group's first ``baseline_days`` days) to ``worse`` (default: the
+    failures doubled), and the chart's ``p0``, ``p1`` and ``h``, chosen so that a group
+    with its baseline's daily volume raises at most ``false_alarms_per_day`` false alarms.
+    See ``cusum_by_day`` for the columns and ``CusumDesign`` for the chart.
+    """
+    trials = _prepared(source).trials(metric, by=by)
+    return cusum_by_day(
+        trials,
+        by=by,
+        p0=p0,
+        worse=worse,
+        false_alarms_per_day=false_alarms_per_day,
+        baseline_days=baseline_days,
+    )
 
 
 def verified_sessions(source: Source | Analysis, *, size: int = 200_000) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from verigator_nb.analysis._aggregate import (
     with_period,
 )
 from verigator_nb.analysis._compare import compared_span, comparison
+from verigator_nb.analysis._cusum import SUCCESS as TRIAL_SUCCESS
 from verigator_nb.analysis._filters import Filters
 from verigator_nb.analysis._grains import DEFAULT_GAP, REASON, SET_ASIDE_REASONS
 from verigator_nb.analysis._queries import DuckRunner, Query, Runner, SparkRunner, compiled
@@ -364,6 +365,16 @@ class Analysis:
         on_calls = set(keys) <= set(self._schema(CALL).names)
         return self._fetch(_groups_of, CALL if on_calls else metric.grain, tuple(keys))
 
+    def trials(self, metric: str | Metric, *, by: By = None) -> pd.DataFrame:
+        """Each row a rate metric counts, in time order: the ``by`` columns, ``ts`` and
+        ``success`` (the metric's condition): the trials a Bernoulli CUSUM reads, one a row
+        (sessions for conversion, so a big log sends many rows over to pandas)."""
+        chosen = _metric(metric)
+        if chosen.kind != RATE:
+            raise ValueError(f"{chosen.name} is not a rate: only a rate has trials")
+        keys = self._keys(chosen, by, None)
+        return self._fetch(_trials_of, chosen.grain, chosen, tuple(keys))
+
     def verified_sample(self, size: int) -> pd.DataFrame:
         """``attempts`` and ``seconds`` of at most ``size`` verified sessions (for charts).
 
@@ -486,6 +497,13 @@ def _groups_of(grain: ir.Table, keys: tuple[str, ...]) -> ir.Table:
 
 def _rows_of(grain: ir.Table, keys: tuple[str, ...]) -> ir.Table:
     return grain.group_by(list(keys)).aggregate(rows=grain.count())
+
+
+def _trials_of(grain: ir.Table, metric: Metric, keys: tuple[str, ...]) -> ir.Table:
+    rows = grain if metric.rows is None else grain.filter(metric.rows(grain))
+    success = metric.value(rows).fill_null(False).name(TRIAL_SUCCESS)
+    ordered = rows.order_by([rows[TS], rows[ROW]])
+    return ordered.select(*keys, TS, success)
 
 
 def _verified_of(sessions: ir.Table, size: int) -> ir.Table:
