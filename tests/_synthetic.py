@@ -129,6 +129,8 @@ def _finish(frame: pd.DataFrame, rng: np.random.Generator, owner: np.ndarray) ->
         endpoint="sandbox",
         tags=np.where(owner % 10 == 0, "campaign-a", ""),
         provider=VERIGATOR,
+        number_range=_strings("+44 74009", (owner % 5000) // 100),  # 100 users a range
+        number_type="mobile",
     )
     frame = frame[list(COLUMN_NAMES)].astype(empty_frame().dtypes.to_dict())
     return frame.sort_values("ts", kind="stable").reset_index(drop=True)

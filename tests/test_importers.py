@@ -43,6 +43,8 @@ from verigator_nb.schema import (
     COLUMN_NAMES,
     EVENT_ID,
     INITIATE,
+    NUMBER_RANGE,
+    NUMBER_TYPE,
     PROVIDER,
     VERIFY,
     VERIGATOR,
@@ -538,9 +540,12 @@ def test_a_log_written_before_provider_loads_and_reports(tmp_path) -> None:
 
 
 def test_an_export_header_may_lack_only_the_columns_added_since() -> None:
-    assert ADDED_COLUMNS == (PROVIDER,) and COLUMN_NAMES[-1] == PROVIDER
-    assert export_columns(COLUMN_NAMES) == COLUMN_NAMES
-    assert export_columns(COLUMN_NAMES[:-1]) == COLUMN_NAMES[:-1]
+    assert ADDED_COLUMNS == (PROVIDER, NUMBER_RANGE, NUMBER_TYPE)
+    assert COLUMN_NAMES[-3:] == ADDED_COLUMNS
+    for shape in (COLUMN_NAMES, COLUMN_NAMES[:-1], COLUMN_NAMES[:-2], COLUMN_NAMES[:-3]):
+        assert export_columns(shape) == shape  # this version's, and each earlier one's
+    with pytest.raises(ValueError, match="wrong order"):
+        export_columns([*COLUMN_NAMES[:-3], NUMBER_RANGE])  # a gap: no version wrote this
     with pytest.raises(ValueError, match=r"missing \['ts'\]"):
         export_columns([name for name in COLUMN_NAMES if name != "ts"])
     with pytest.raises(ValueError, match="wrong order"):

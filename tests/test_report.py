@@ -244,8 +244,9 @@ def test_the_spreadsheet_holds_every_table_and_the_definitions_and_runs_no_formu
     path = report.write_xlsx(hostile, tmp_path / "out" / "report.xlsx", source_name="a.jsonl")
     book = load_workbook(path)
     assert book.sheetnames[:3] == ["About", "Headline", "Rows used"]
-    assert book.sheetnames[-2:] == ["Comparison", "Definitions"]
-    assert len(book.sheetnames) == 5 + len(report.TABLES) and all(
+    alarms = ["CUSUM", "CUSUM by day", "SMS pumping review"]
+    assert book.sheetnames[-5:] == [*alarms, "Comparison", "Definitions"]
+    assert len(book.sheetnames) == 8 + len(report.TABLES) and all(
         len(name) <= 31 for name in book.sheetnames
     )
     about = {row[0]: row[1] for row in book["About"].iter_rows(min_row=2, values_only=True)}
@@ -279,7 +280,7 @@ def test_csv_files_hold_the_same_sheets_and_no_formula(log, tmp_path) -> None:
     written = report.write_csv(hostile, tmp_path / "tables")
     names = [path.name for path in written]
     assert names[:3] == ["01-about.csv", "02-headline.csv", "03-rows-used.csv"]
-    assert names[-1].endswith("-definitions.csv") and len(names) == 5 + len(report.TABLES)
+    assert names[-1].endswith("-definitions.csv") and len(names) == 8 + len(report.TABLES)
     text = "\n".join(path.read_text(encoding="utf-8-sig") for path in written)
     assert "@SUM" in text and all(
         not cell.startswith(("=", "+", "-", "@"))

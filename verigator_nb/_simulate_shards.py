@@ -89,7 +89,10 @@ def shard_specs(
         specs.append(
             ShardSpec(
                 index=index,
-                population=replace(population, users=size),
+                # An attack or a drop happens once: in the first shard's campaign only.
+                population=replace(population, users=size)
+                if index == 0
+                else replace(population, users=size, attack=None),
                 seed=_derived(seed, "simulator", index, count),
                 sandbox_seed=sandbox_seed,
                 first_user=sum(sizes[:index]),

@@ -6,7 +6,8 @@ Importing it does not import pandas: the client's recorder names columns from he
 
 A row is one call to the API: an ``initiate`` (start authentication) or a ``verify`` (check a
 PIN). A **session** is one initiate call and the verify calls that answer it; they share a
-``session_id``. No column ever holds a PIN, a TOTP secret, a password or a phone number.
+``session_id``. No column ever holds a PIN, a TOTP secret, a password or a phone number (only
+its country, its range of 10,000 numbers and its type).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ __all__ = [
     "LATENCY_MS",
     "METHOD",
     "METHODS",
+    "NUMBER_RANGE",
+    "NUMBER_TYPE",
+    "PREMIUM_RATE",
     "PROVIDER",
     "REQUESTED_METHOD",
     "RESULT",
@@ -93,6 +97,9 @@ SIMULATED_TAG = "simulated"  # the tag the simulator gives its rows unless told 
 COUNTRY = "country"
 TAGS = "tags"
 PROVIDER = "provider"
+NUMBER_RANGE = "number_range"
+NUMBER_TYPE = "number_type"
+PREMIUM_RATE = "premium rate"  # the number_type of a premium-rate number (phonenumbers' words)
 
 # What the ``action`` column holds (methods and results are the protocol's, from ``models``).
 INITIATE = "initiate"
@@ -176,13 +183,27 @@ COLUMNS: tuple[Column, ...] = (
         "included), or the provider an imported row came from ('twilio', 'vonage', or the name "
         "given to the import). Empty in logs written before the column existed.",
     ),
+    Column(
+        NUMBER_RANGE,
+        "str",
+        "The block of 10,000 numbers the user's phone is in: the country calling code and the "
+        "national digits without the last four ('+44 740012'), never the number itself; when "
+        "the user was created through this toolkit. Empty in logs written before it existed.",
+    ),
+    Column(
+        NUMBER_TYPE,
+        "str",
+        "The kind of the user's phone number in phonenumbers' metadata: 'mobile', "
+        "'fixed line', 'premium rate', 'toll free', 'voip', 'unknown' ...; when the user was "
+        "created through this toolkit. Empty in logs written before it existed.",
+    ),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 # Columns added after the log's format was first published, at the end of ``COLUMNS``: a log
 # or an export written before one existed lacks it, and loads with it empty. The format only
 # ever grows at its end; a column is never renamed or dropped.
-ADDED_COLUMNS: tuple[str, ...] = (PROVIDER,)
+ADDED_COLUMNS: tuple[str, ...] = (PROVIDER, NUMBER_RANGE, NUMBER_TYPE)
 
 # Columns where "no value" is the empty string rather than <NA>: they are identifiers and labels
 # that analysts filter and group on, and an empty string groups without surprises.

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from tqdm.auto import tqdm
 
 from verigator_nb.client import Api
+from verigator_nb.client._args import E164
 from verigator_nb.errors import VerigatorError
 from verigator_nb.models import METHOD_SMS, METHOD_TOTP, RESULT_INVALID, Initiation, User
 from verigator_nb.sandbox import IN_PROCESS_URL, Sandbox, SandboxControl
@@ -40,23 +41,66 @@ if TYPE_CHECKING:  # pandas: a worker process needs none of it
 
 __all__ = [
     "COUNTRY_PREFIXES",
+    "ConversionDrop",
     "NotASandboxError",
     "Population",
     "Progress",
+    "PumpingAttack",
     "play_campaign",
     "simulate",
 ]
 
 _IN_PROCESS_HOST = urlsplit(IN_PROCESS_URL).hostname  # reserved: no network ever answers it
 
+# Each country's users get the prefix and seven drawn digits: a valid mobile number there.
 COUNTRY_PREFIXES: Mapping[str, str] = {
-    "GB": "+447",
+    "GB": "+44740",
     "EE": "+3725",
     "US": "+1415",
-    "DE": "+4915",
-    "IN": "+9198",
-    "BR": "+5511",
+    "DE": "+491512",
+    "IN": "+91981",
+    "BR": "+551199",
 }
+# A North American exchange cannot start with 0 or 1: US draws land on 2000000-9999999.
+_LOWEST_DRAWN = {"US": 2_000_000}
+
+
+@dataclass(frozen=True)
+class PumpingAttack:
+    """SMS pumping on top of a campaign: a bot signs up ``numbers`` consecutive numbers from
+    ``first_number`` and starts an SMS login for each, spread evenly over ``hours`` from
+    ``start_day`` days into the campaign; nobody ever verifies. A premium-rate
+    ``first_number`` (e.g. ``+449098765000``) makes a premium-rate attack."""
+
+    first_number: str = "+447400900000"
+    numbers: int = 400
+    start_day: float = 20.0
+    hours: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not E164.fullmatch(self.first_number) or self.numbers < 1 or self.hours <= 0:
+            raise ValueError("an attack needs an E.164 first_number, numbers >= 1, hours > 0")
+        if self.start_day < 0:
+            raise ValueError("start_day must be 0 or later")
+
+    def phone_numbers(self) -> list[str]:
+        """The attacked numbers, consecutive."""
+        first = int(self.first_number[1:])
+        return [f"+{first + offset}" for offset in range(self.numbers)]
+
+
+@dataclass(frozen=True)
+class ConversionDrop:
+    """From ``start_day`` on, users in ``country`` give up at ``give_up_rate`` (instead of
+    the population's) before each try: conversion there falls, elsewhere it holds."""
+
+    country: str
+    start_day: float
+    give_up_rate: float
+
+    def __post_init__(self) -> None:
+        if self.country not in COUNTRY_PREFIXES or not 0 <= self.give_up_rate <= 1:
+            raise ValueError(f"country among {sorted(COUNTRY_PREFIXES)}, give_up_rate in 0-1")
 
 
 class NotASandboxError(RuntimeError):
@@ -86,6 +130,8 @@ class Population:
             "BR": 0.05,
         }
     )
+    attack: PumpingAttack | None = None
+    drop: ConversionDrop | None = None
 
     def __post_init__(self) -> None:
         rates = ("app_share", "sms_request_share", "typo_rate", "give_up_rate", "retry_rate")
@@ -104,6 +150,8 @@ class _Login:
     at_seconds: float
     service_id: str
     user_id: str
+    country: str = ""
+    attack: bool = False  # a bot's SMS start, never verified
 
 
 class Progress(Protocol):
@@ -148,6 +196,7 @@ def simulate(
     base, control = _clients(target, http)
     _require_sandbox(base, control, allow_remote)
     total = population.users * population.logins_per_user
+    total += population.attack.numbers if population.attack is not None else 0
     show = progress if progress is not None else total > 2000
     with tqdm(total=total, disable=not show, desc="logins", unit="login") as bar:
         if isinstance(target, Sandbox) and not http and workers > 1:
@@ -183,6 +232,8 @@ def play_campaign(
     rng = random.Random(seed)
     service_id, users = _enrol_population(api, control, population, rng, seed, first_user)
     logins = _schedule(service_id, users, population, rng)
+    if population.attack is not None:
+        logins = _with_attack(api, service_id, population.attack, logins)
     _run_logins(api, control, population, logins, seed, workers, bar)
 
 
@@ -215,29 +266,51 @@ def _enrol_population(
     rng: random.Random,
     seed: int,
     first_user: int = 0,
-) -> tuple[str, list[User]]:
+) -> tuple[str, list[tuple[User, str]]]:
     """Create the campaign's service and users; give ``app_share`` of them an app."""
     service = api.services.create(f"campaign-{seed}.example.com", f"Campaign {seed}")
     countries, weights = zip(*population.countries.items(), strict=True)
     users = []
     for index in range(first_user, first_user + population.users):
         country = rng.choices(countries, weights)[0]
-        number = COUNTRY_PREFIXES[country] + f"{rng.randrange(10**7):07d}"
+        number = _phone_number(country, rng.randrange(10**7))
         user = api.users.create(service.id, number, f"user{index:05d}@example.com")
         if rng.random() < population.app_share:
             control.enrol_totp(service.id, user.id)
-        users.append(user)
+        users.append((user, country))
     return service.id, users
 
 
+def _phone_number(country: str, drawn: int) -> str:
+    """The country's prefix and seven digits made from ``drawn`` (0 to 10**7 - 1)."""
+    lowest = _LOWEST_DRAWN.get(country, 0)
+    return COUNTRY_PREFIXES[country] + f"{lowest + drawn * (10**7 - lowest) // 10**7:07d}"
+
+
+def _with_attack(
+    api: Api, service_id: str, attack: PumpingAttack, logins: list[_Login]
+) -> list[_Login]:
+    """``logins`` with the attack's: one SMS start per attacked number, evenly spread."""
+    start, span = attack.start_day * 86_400, attack.hours * 3_600
+    bots = []
+    for offset, number in enumerate(attack.phone_numbers()):
+        user = api.users.create(service_id, number, f"bot{offset:05d}@example.net")
+        at = start + span * offset / attack.numbers
+        bots.append(_Login(at, service_id, user.id, attack=True))
+    return sorted([*logins, *bots], key=lambda login: login.at_seconds)
+
+
 def _schedule(
-    service_id: str, users: Sequence[User], population: Population, rng: random.Random
+    service_id: str,
+    users: Sequence[tuple[User, str]],
+    population: Population,
+    rng: random.Random,
 ) -> list[_Login]:
     """Every user's logins at random moments over ``days``, in time order."""
     span = population.days * 86_400
     logins = [
-        _Login(rng.uniform(0, span), service_id, user.id)
-        for user in users
+        _Login(rng.uniform(0, span), service_id, user.id, country)
+        for user, country in users
         for _ in range(population.logins_per_user)
     ]
     return sorted(logins, key=lambda login: login.at_seconds)
@@ -298,12 +371,17 @@ def _play_login(
     """One login: start, then up to four tries of reading the code and typing it.
 
     A ``VerigatorError`` from any call ends it (the caller carries on with the next login).
+    A bot's login (an attack) asks for an SMS and goes no further.
     """
+    if login.attack:
+        api.auth.initiate(login.service_id, login.user_id, METHOD_SMS)
+        return
     method = METHOD_SMS if rng.random() < population.sms_request_share else METHOD_TOTP
     started = api.auth.initiate(login.service_id, login.user_id, method)
     median = population.median_delay_seconds
+    give_up = _give_up_rate(population, login)
     for attempt in range(4):
-        if rng.random() < population.give_up_rate:
+        if rng.random() < give_up:
             return
         control.advance(_delay(rng, median if attempt == 0 else median / 3))
         code = _code_for(control, started)
@@ -313,6 +391,18 @@ def _play_login(
             return
         if rng.random() > population.retry_rate:
             return
+
+
+def _give_up_rate(population: Population, login: _Login) -> float:
+    """The population's give-up rate, or the drop's for its country from its day on."""
+    drop = population.drop
+    if drop is None or login.country != drop.country:
+        return population.give_up_rate
+    return (
+        drop.give_up_rate
+        if login.at_seconds >= drop.start_day * 86_400
+        else population.give_up_rate
+    )
 
 
 def _delay(rng: random.Random, median: float) -> float:

@@ -40,6 +40,7 @@ from verigator_nb.analysis._engine import Analysis, By
 from verigator_nb.analysis._filters import Filters
 from verigator_nb.analysis._gc import collector_held
 from verigator_nb.analysis._grains import DEFAULT_GAP, ENDING, ENDINGS, SET_ASIDE_REASONS
+from verigator_nb.analysis._pumping import PumpingRules, pumping_review
 from verigator_nb.analysis._registry import (
     ATTEMPT_SUCCESS,
     AVAILABILITY,
@@ -105,6 +106,7 @@ __all__ = [
     "CusumDesign",
     "Filters",
     "Metric",
+    "PumpingRules",
     "attempt_success",
     "attempts_to_success",
     "availability",
@@ -125,6 +127,7 @@ __all__ = [
     "login_conversion",
     "metric_table",
     "p_chart",
+    "pumping_review",
     "resend_rate",
     "resends",
     "run_cusum",

@@ -189,6 +189,11 @@ class Analysis:
             rows = self.log.backend.table(self._stage(name)[0])
         return self.filters.keep(rows) if self.filters else rows
 
+    def fetch(self, expression: ir.Table) -> pd.DataFrame:
+        """The answer of an Ibis ``expression`` over this analysis's tables (``grain``), run
+        where the log lives and brought over through Arrow."""
+        return self._runner.fetch(str(self.log.backend.compile(expression)))
+
     def _fetch(
         self, build: Callable[..., ir.Table], stage: str, *args: Hashable, whole: bool = False
     ) -> pd.DataFrame:

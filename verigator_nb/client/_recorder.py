@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from verigator_nb.client._phone import PhoneFacts
 from verigator_nb.errors import VerigatorError
 from verigator_nb.models import Initiation, Verification
 from verigator_nb.schema import (
@@ -33,6 +34,8 @@ from verigator_nb.schema import (
     INITIATE,
     LATENCY_MS,
     METHOD,
+    NUMBER_RANGE,
+    NUMBER_TYPE,
     PROVIDER,
     REQUESTED_METHOD,
     RESULT,
@@ -131,6 +134,7 @@ class _NotRecorded(PendingRow):
 
 
 _NOT_RECORDED = _NotRecorded()
+_NO_PHONE = PhoneFacts(None, None, None)  # a user created elsewhere: nothing known of its phone
 
 
 class _SessionIds:
@@ -172,7 +176,7 @@ class Recorder:
         self.clock = clock
         self.endpoint = endpoint
         self.tags = tags
-        self._countries: dict[str, str] = {}
+        self._phones: dict[str, PhoneFacts] = {}
         self._attempts: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         # Seeded ids make a seeded sandbox's logs repeat exactly; otherwise ids are random.
@@ -180,10 +184,10 @@ class Recorder:
         self._sessions = _SessionIds(self._new_id()[:12])
 
     def with_sink(self, sink: RowSink | None, *, tags: str | None = None) -> Recorder:
-        """A recorder writing to ``sink`` that shares this one's countries and attempt counts."""
+        """A recorder writing to ``sink`` that shares this one's phones and attempt counts."""
         tags = self.tags if tags is None else tags
         twin = Recorder(sink, clock=self.clock, endpoint=self.endpoint, tags=tags)
-        twin._countries, twin._attempts, twin._lock = self._countries, self._attempts, self._lock
+        twin._phones, twin._attempts, twin._lock = self._phones, self._attempts, self._lock
         twin._ids, twin._sessions = self._ids, self._sessions
         return twin
 
@@ -198,10 +202,19 @@ class Recorder:
         with self._lock:
             return uuid.UUID(int=self._ids.getrandbits(128), version=4).hex
 
-    def remember_country(self, user_id: str, country: str | None) -> None:
-        """Keep the region derived from a user's phone (the number itself is never kept)."""
-        if country:
-            self._countries[user_id] = country
+    def remember_phone(self, user_id: str, facts: PhoneFacts) -> None:
+        """Keep what the log may say of a user's phone: its country, range and type (the
+        number itself is never kept)."""
+        if facts.country or facts.number_range:
+            self._phones[user_id] = facts
+
+    def _phone_columns(self, user_id: str) -> dict[str, str | None]:
+        facts = self._phones.get(user_id, _NO_PHONE)
+        return {
+            COUNTRY: facts.country,
+            NUMBER_RANGE: facts.number_range,
+            NUMBER_TYPE: facts.number_type,
+        }
 
     def start_initiate(
         self, service_id: str, user_id: str, requested_method: str, session_id: str
@@ -234,7 +247,7 @@ class Recorder:
             USER_ID: user_id,
             ACTION: action,
             ENDPOINT: self.endpoint,
-            COUNTRY: self._countries.get(user_id),
+            **self._phone_columns(user_id),
             TAGS: self.tags,
             PROVIDER: VERIGATOR,
         }

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import phonenumbers
-
 from verigator_nb.client._args import E164, field, parse_time, require_text, segment
+from verigator_nb.client._phone import phone_facts, region_of
 from verigator_nb.client._recorder import Recorder
 from verigator_nb.client._transport import JsonTransport
 from verigator_nb.models import Service, User
@@ -65,7 +64,7 @@ class Users:
             raise ValueError("number must be + followed by 7 to 15 digits, country code first")
         body = {"id_in_service": require_text("username", username), "phone_number": number}
         user = self._user(self._request("POST", self._path(service_id), body))
-        self._recorder.remember_country(user.id, region_of(number))
+        self._recorder.remember_phone(user.id, phone_facts(number))
         return user
 
     def get(self, service_id: str, id: str) -> User:
@@ -94,16 +93,6 @@ class Users:
             parse_time(payload, path),
             payload.get("id_in_service", ""),
         )
-
-
-def region_of(number: str) -> str | None:
-    """The ISO region of a number's country code (``+44...`` -> ``GB``), None if unknown."""
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return None
-    region = phonenumbers.region_code_for_country_code(parsed.country_code or 0)
-    return None if region == phonenumbers.UNKNOWN_REGION else region
 
 
 def user_path(service_id: str) -> str:

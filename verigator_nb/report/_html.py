@@ -22,6 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from verigator_nb.analysis import (
+    BASELINE_DAYS,
     BREAKDOWN,
     DISTRIBUTION,
     METRIC_LABELS,
@@ -31,17 +32,22 @@ from verigator_nb.analysis import (
     STAGES,
     Analysis,
     Filters,
+    PumpingRules,
 )
 from verigator_nb.log import OutcomeLog, log_files, write_atomically
 from verigator_nb.report import plots
 from verigator_nb.report._format import percent
 from verigator_nb.report._provenance import describe_source, origin_notes, version
 from verigator_nb.report._summary import (
+    ALARMS,
     COMPARISON_PERIOD,
+    CUSUM_BY,
+    CUSUM_FALSE_ALARMS_PER_DAY,
     SECTIONS,
     TABLES,
     SummaryTables,
     TableSpec,
+    cusum_summary,
     summary_tables,
 )
 
@@ -49,7 +55,7 @@ __all__ = ["Source", "build", "definitions", "tables", "write"]
 
 Source: TypeAlias = Any  # a frame, path, Ibis table, Spark DataFrame, Analysis or SummaryTables
 _COMPARED = PERIOD_NAMES[COMPARISON_PERIOD]
-_PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout|center|lcl|ucl)$")
+_PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout|center|lcl|ucl|p0|p1)$")
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; }
@@ -233,13 +239,49 @@ def _anchor(heading: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
 
 
+def _cusum_parts(t: SummaryTables) -> list[str]:
+    """The Alarms section's CUSUM: what it watches, each group's chart, the days it rang."""
+    if t.cusum is None:
+        return []
+    caption = f"Conversion by {CUSUM_BY}: Bernoulli CUSUM"
+    intro = (
+        f"<p>A Bernoulli CUSUM per {CUSUM_BY} adds up the evidence, session by session, that "
+        f"conversion fell from its baseline p0 (the first {BASELINE_DAYS} days) to the worse "
+        "rate p1 (failures doubled), and rings when the sum S reaches h. Each h is chosen for "
+        f"at most one false alarm in {1 / CUSUM_FALSE_ALARMS_PER_DAY:,.0f} days at that "
+        f"{CUSUM_BY}'s baseline volume. A {CUSUM_BY} with too little baseline has no chart "
+        "(see its note).</p>"
+    )
+    chart = _image(plots.plot_cusum(t.cusum, by=CUSUM_BY, title=caption), caption)
+    return [f"<h3>{html.escape(caption)}</h3>", intro, chart, _table(cusum_summary(t.cusum))]
+
+
+def _pumping_section(t: SummaryTables) -> str:
+    """The SMS pumping review: its rules, then every flag with its sentence."""
+    rules = f"<p>{html.escape(PumpingRules().describe())}</p>"
+    flags = t.pumping
+    if flags is None or flags.empty:
+        found = "<p>No flags: no SMS traffic looked like pumping under these rules.</p>"
+    else:
+        items = "".join(f"<li>{html.escape(text)}</li>" for text in flags["explanation"])
+        found = (
+            f"<p>{len(flags):,} flag{'s' if len(flags) != 1 else ''}, oldest first. The review "
+            "records; it blocks nothing.</p>"
+            f"<ol>{items}</ol>" + _table(flags.drop(columns="explanation"))
+        )
+    return _section("sms-pumping-review", "SMS pumping review", rules, found)
+
+
 def _sections(t: SummaryTables) -> list[str]:
     sections = [_headline(t), _set_aside(t)]
     for heading in SECTIONS:
         parts = [
             part for spec in TABLES if spec.section == heading for part in _spec_parts(spec, t)
         ]
+        if heading == ALARMS:
+            parts += _cusum_parts(t)
         sections.append(_section(_anchor(heading), heading, *parts))
+    sections.append(_pumping_section(t))
     state = (
         "complete" if t.comparison.empty or t.comparison["current_complete"].all() else "running"
     )

@@ -26,7 +26,7 @@ from verigator_nb.analysis import METRICS, PERIOD_NAMES, Filters
 from verigator_nb.log import write_atomically
 from verigator_nb.report._html import Source, tables
 from verigator_nb.report._provenance import describe_source, origin_notes, version
-from verigator_nb.report._summary import TABLES, SummaryTables
+from verigator_nb.report._summary import TABLES, SummaryTables, cusum_summary
 
 __all__ = ["spreadsheet_safe", "write_csv", "write_xlsx"]
 
@@ -116,6 +116,11 @@ def _sheets(t: SummaryTables, source: str) -> dict[str, pd.DataFrame]:
     period = PERIOD_NAMES[t.trend_period]
     for spec in TABLES:
         sheets[_unique(_sheet_name(spec.caption(period)), sheets)] = t.table(spec)
+    if t.cusum is not None:
+        sheets["CUSUM"] = cusum_summary(t.cusum)
+        sheets["CUSUM by day"] = t.cusum
+    if t.pumping is not None:
+        sheets["SMS pumping review"] = t.pumping
     sheets["Comparison"] = t.comparison
     sheets["Definitions"] = pd.DataFrame(
         [

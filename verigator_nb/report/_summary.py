@@ -25,7 +25,9 @@ from verigator_nb.analysis import (
     SESSION_SUCCESS,
     Analysis,
     collector_held,
+    cusum,
     p_chart,
+    pumping_review,
 )
 from verigator_nb.schema import (
     ACTION,
@@ -128,6 +130,9 @@ TABLES: Final[tuple[TableSpec, ...]] = (
     TableSpec(ALARMS, CONVERSION, (METHOD,), over_time=True, control=True),
 )
 SECTIONS: Final = tuple(dict.fromkeys(spec.section for spec in TABLES))
+# The report's CUSUM: conversion per country, at most one false alarm in 1,000 days a country.
+CUSUM_BY: Final = COUNTRY
+CUSUM_FALSE_ALARMS_PER_DAY: Final = 1 / 1000
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,8 @@ class SummaryTables:
     tables: Mapping[str, pd.DataFrame]
     origins: pd.DataFrame | None = None  # calls per endpoint and tags: where the rows came from
     filters: str = ""  # the part of the log the tables cover, in words ("" for all of it)
+    cusum: pd.DataFrame | None = None  # conversion's Bernoulli CUSUM by CUSUM_BY, per day
+    pumping: pd.DataFrame | None = None  # the SMS pumping review's flags
 
     def table(self, spec: TableSpec) -> pd.DataFrame:
         """The frame computed for ``spec``."""
@@ -173,6 +180,29 @@ def label_rows(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     parts = [table.assign(metric=name) for name, table in tables.items()]
     stacked = pd.concat(parts, ignore_index=True)
     return stacked[["metric", *[c for c in stacked.columns if c != "metric"]]]
+
+
+def cusum_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per group of a ``cusum`` table (by ``CUSUM_BY``): its chart's p0, p1 and h,
+    the days it signalled, and the statistic's share of h at the end of the last day."""
+    rows = []
+    for key, days in table.groupby(CUSUM_BY, dropna=False, sort=True):
+        last = days.iloc[-1]
+        alarms = days.loc[days["signal"].astype(bool), "period"]
+        rows.append(
+            {
+                CUSUM_BY: key,
+                "p0": last["p0"],
+                "p1": last["p1"],
+                "h": last["h"],
+                "days": len(days),
+                "alarms": ", ".join(f"{day:%Y-%m-%d}" for day in alarms) or "none",
+                "last S ÷ h": last["statistic"] / last["h"],
+                "note": last["note"],
+            }
+        )
+    columns = [CUSUM_BY, "p0", "p1", "h", "days", "alarms", "last S ÷ h", "note"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def summary_tables(analysis: Analysis) -> SummaryTables:
@@ -210,4 +240,6 @@ def _summary_tables(analysis: Analysis) -> SummaryTables:
         tables=tables,
         origins=analysis.rows_by([ENDPOINT, TAGS]),
         filters=analysis.filters.describe() if analysis.filters else "",
+        cusum=cusum(analysis, by=CUSUM_BY, false_alarms_per_day=CUSUM_FALSE_ALARMS_PER_DAY),
+        pumping=pumping_review(analysis),
     )

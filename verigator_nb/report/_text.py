@@ -14,7 +14,7 @@ from verigator_nb.analysis import CONVERSION, ENDING, ENDINGS, METRIC_LABELS, Fi
 from verigator_nb.log import DamagedLogWarning
 from verigator_nb.report._format import percent
 from verigator_nb.report._html import Source, tables, write
-from verigator_nb.report._summary import TABLES, SummaryTables
+from verigator_nb.report._summary import CUSUM_BY, TABLES, SummaryTables
 from verigator_nb.schema import COLUMN_NAMES, METHOD, REQUESTED_METHOD
 
 __all__ = ["report_command", "summary"]
@@ -51,6 +51,7 @@ def summary(source: Source) -> str:
     endings = next(t.table(s) for s in TABLES if s.metric == "session_endings")
     unverified = endings[endings[ENDING] != ENDINGS[0]]
     lines.append(f"Sessions not verified ended: {_top(unverified, ENDING, 'share')}")
+    lines += _alarms(t)
     aside = int(t.set_aside["rows"].sum())
     if aside:
         reasons = "; ".join(
@@ -58,6 +59,25 @@ def summary(source: Source) -> str:
         )
         lines.append(f"Rows set aside: {aside:,} ({reasons})")
     return "\n".join(lines)
+
+
+def _alarms(t: SummaryTables) -> list[str]:
+    """What the CUSUM and the pumping review found, a line each (the first flag in full)."""
+    lines = []
+    if t.cusum is not None and len(t.cusum):
+        rang = t.cusum[t.cusum["signal"].astype(bool)]
+        found = ", ".join(
+            f"{key} (from {days['period'].min():%Y-%m-%d}, {len(days)} day(s))"
+            for key, days in rang.groupby(CUSUM_BY, dropna=False, sort=True)
+        )
+        lines.append(f"CUSUM alarms on conversion by {CUSUM_BY}: {found or 'none'}")
+    if t.pumping is not None:
+        flags = t.pumping
+        first = f"; first: {flags['explanation'].iloc[0]}" if len(flags) else ""
+        lines.append(
+            f"SMS pumping review: {len(flags):,} flag{'s' if len(flags) != 1 else ''}{first}"
+        )
+    return lines
 
 
 _SNIFF_BYTES = 1 << 20  # a log row is far shorter; a longer first line is no row of ours

@@ -22,6 +22,7 @@ from matplotlib.ticker import PercentFormatter
 __all__ = [
     "plot_attempts",
     "plot_breakdown",
+    "plot_cusum",
     "plot_funnel",
     "plot_p_chart",
     "plot_rate_by_group",
@@ -103,6 +104,33 @@ def plot_p_chart(table: pd.DataFrame, *, title: str = "p-chart", ylabel: str = "
     low, high = np.fmin(table["lcl"], table["rate"]), np.fmax(table["ucl"], table["rate"])
     shown = pd.DataFrame({"ci_low": low, "ci_high": high})  # the limits and every point
     _finish_over_time(figure, ax, table, groups, ylabel, _rate_limits(shown))
+    return figure
+
+
+def plot_cusum(
+    table: pd.DataFrame, *, by: str, title: str = "Bernoulli CUSUM of conversion"
+) -> Figure:
+    """An ``analysis.cusum`` table: each group's statistic at the end of each day as a share
+    of its own h, so every group's alarm line is the same 1.0; days that signalled in red.
+    Groups without a chart (a ``note``) are left out."""
+    figure, (ax,) = _new(title)
+    charted = table[table["h"].notna()]
+    for key, rows in charted.groupby(by, dropna=False, sort=True):
+        days = pd.to_datetime(rows["period"])
+        share = (rows["peak"] / rows["h"]).to_numpy()
+        ax.plot(days, share, marker="o", markersize=2, linewidth=1, label=_text(key))
+        flagged = rows["signal"].to_numpy(dtype=bool)
+        ax.scatter(days[flagged], share[flagged], color="tab:red", zorder=3, s=30)
+    if charted.empty:
+        _no_data(ax)
+    ax.axhline(1.0, color="tab:red", linestyle="--", linewidth=1)
+    top = float((charted["peak"] / charted["h"]).max()) if len(charted) else 0.0
+    ax.set_ylim(0, max(1.2, top * 1.05))
+    ax.set_xlabel("day (UTC)")
+    ax.set_ylabel("day's peak of S ÷ h (alarm at 1)")
+    if not charted.empty:
+        ax.legend(title=by, fontsize="small", ncols=2)
+    figure.autofmt_xdate()
     return figure
 
 
