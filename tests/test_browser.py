@@ -392,3 +392,100 @@ def _received(page, css_class: str, *, count: int = 0) -> list[str]:
     )
     _settle(page)
     return list(json.loads(page.locator(f".{css_class}").text_content() or "[]"))
+
+
+SAMPLE = REPO / "data" / "sample_outcome_log.parquet"
+LOCAL = ("file:", "data:")
+
+
+def test_the_report_sorts_its_tables_and_shows_chart_values_offline_at_1440px(tmp_path) -> None:
+    """The 30k-call sample's report from a file:// URL with every other request refused: a
+    header click sorts its table (a second click reverses it, Enter works too), a chart point
+    under the mouse carries its value, print shows the PNGs, and nothing is wider than the page."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    import pandas as pd
+
+    from verigator_nb import report
+
+    began = time.perf_counter()
+    path = report.write(pd.read_parquet(SAMPLE), tmp_path / "report.html")
+    left: list[str] = []
+
+    def refuse_the_network(route) -> None:
+        if route.request.url.startswith(LOCAL):
+            route.continue_()
+        else:
+            left.append(route.request.url)
+            route.abort()
+
+    with playwright.sync_playwright() as pw:
+        browser = _launch(pw)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.on("request", lambda r: None if r.url.startswith(LOCAL) else left.append(r.url))
+        page.route("**/*", refuse_the_network)
+        try:
+            page.goto(path.as_uri())
+            _sort_a_table(page.locator("#over-time table.sortable").first)
+            _hover_a_point(page)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"the page is {overflow} px wider than a 1440 px window"
+            page.emulate_media(media="print")
+            assert not page.locator(".chart svg").first.is_visible()
+            assert page.locator(".chart .print img").first.is_visible()
+            page.emulate_media(media="screen")
+        finally:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report_1440.png"), full_page=True)
+            browser.close()
+    assert left == [], f"the report asked the network for {left}"
+    print(f"\nreport in a browser, built and driven: {time.perf_counter() - began:.1f} s")
+
+
+def _column(table, header: str) -> list[str]:
+    index = table.locator("thead th").all_inner_texts().index(header)
+    return table.locator(f"tbody tr td:nth-child({index + 1})").all_inner_texts()
+
+
+def _sort_a_table(table) -> None:
+    """Counts ("1,234") and rates ("94.2%") sort as numbers, both ways, by mouse and key."""
+    header = table.locator("thead th", has_text=re.compile("^n$"))
+    counts = [int(text.replace(",", "")) for text in _column(table, "n")]
+    assert counts != sorted(counts), "the sample's daily counts come unsorted"
+    header.click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    assert [int(text.replace(",", "")) for text in _column(table, "n")] == sorted(counts)
+    header.click()
+    assert header.get_attribute("aria-sort") == "descending"
+    shown = [int(text.replace(",", "")) for text in _column(table, "n")]
+    assert shown == sorted(counts, reverse=True)
+    rate = table.locator("thead th", has_text=re.compile("^rate$"))
+    rate.focus()
+    rate.press("Enter")
+    assert (
+        rate.get_attribute("aria-sort") == "ascending" and header.get_attribute("aria-sort") is None
+    )
+    rates = [float(text.rstrip("%")) for text in _column(table, "rate")]
+    assert rates == sorted(rates) and len(rates) > 10
+
+
+def _hover_a_point(page) -> None:
+    """The element under the mouse on a rate chart's point has a <title> with that day's
+    rate, as the table beside it prints it."""
+    point = page.locator("#over-time .chart svg use:has(> title)").nth(10)
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    tip = page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y)?.querySelector(':scope > title')"
+        "?.textContent ?? null",
+        [x, y],
+    )
+    assert tip is not None, "no tooltip under the mouse"
+    day, rate = re.match(r"(\d{4}-\d\d-\d\d): (\d+\.\d%) \(", tip).groups()
+    table = page.locator("#over-time table.sortable").first
+    row = table.locator("tbody tr", has=page.locator(f"td:first-child:text-is('{day}')"))
+    assert rate in row.inner_text(), f"tooltip {tip!r} against the table's row for {day}"

@@ -1,7 +1,9 @@
 """The verification report: one self-contained HTML page, a plain-text summary, a CLI entry.
 
 ``build(source)`` returns an HTML document with inline CSS, tables from ``DataFrame.to_html``
-(escaping on) and charts embedded as base64 PNG: it opens offline and links nothing.
+(escaping on) and charts embedded as base64 PNG: it opens offline and links nothing. One inline
+script sorts a table by a click on its header, and the rate charts are also inline SVG whose
+points show their values on hover (the PNG is what prints); see ``_interactive``.
 ``source`` is an outcome-log DataFrame, a log file (``.jsonl``, ``.parquet``, ``.csv``), a
 partitioned Parquet dataset directory (queried in place by DuckDB), an ``analysis.Analysis``,
 or the ``SummaryTables`` from ``tables(...)``, to render one computation twice. Every label,
@@ -35,7 +37,7 @@ from verigator_nb.analysis import (
     PumpingRules,
 )
 from verigator_nb.log import OutcomeLog, log_files, write_atomically
-from verigator_nb.report import plots
+from verigator_nb.report import _interactive, plots
 from verigator_nb.report._format import percent
 from verigator_nb.report._provenance import describe_source, origin_notes, version
 from verigator_nb.report._summary import (
@@ -128,15 +130,18 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    shown = _display(frame).to_html(index=False, escape=True, na_rep="(none)", border=0)
-    return f'<div class="scroll">{shown}</div>'
+    shown = _display(frame).to_html(
+        index=False, escape=True, na_rep="(none)", border=0, classes="sortable"
+    )
+    return f'<div class="scroll">{_interactive.sortable(shown, frame)}</div>'
 
 
 def _image(figure: Figure, alt: str) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=96, metadata={"Software": None})
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    image = f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    return _interactive.chart(figure, alt, image)  # a rate chart also as SVG with tooltips
 
 
 def _comparison(table: pd.DataFrame) -> pd.DataFrame:
@@ -339,10 +344,11 @@ def build(
     body = "\n".join(_sections(t))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}{_interactive.CSS}</style>\n</head>\n"
+        "<body>\n"
         f'<h1>{html.escape(title)}</h1>\n<p class="meta">{html.escape(meta)}</p>\n'
         f'<p class="meta">{html.escape(made)}</p>\n{notes}\n'
-        f"{body}\n</body>\n</html>\n"
+        f"{body}\n<script>{_interactive.SCRIPT}</script>\n</body>\n</html>\n"
     )
 
 

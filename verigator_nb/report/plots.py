@@ -6,11 +6,14 @@ Figures are built with the object API (``Figure()``, never ``pyplot``), so nothi
 nothing is registered with pyplot's global state and nothing needs closing; they render with
 the Agg backend on a machine without a display (``fig.savefig(buffer, format="png")``).
 Labels taken from the data are shown literally (a ``$`` in a country name is not mathtext).
+
+The rate charts carry hover texts (each point's or bar's group, period, rate, interval and
+n) on their artists, which the HTML report shows as SVG tooltips; a PNG shows none of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +21,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
+
+from verigator_nb.report import _hover
+from verigator_nb.report._format import percent
 
 __all__ = [
     "plot_attempts",
@@ -45,14 +51,23 @@ def _text(value: object) -> str:
     return str(value).replace("$", r"\$")
 
 
+def _plain(value: object) -> str:
+    """A data value as hover text: as it is, missing as "(none)"."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "(none)"
+    return str(value)
+
+
 def _group_columns(table: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
     return [c for c in table.columns if c not in _METRIC_COLUMNS and c not in exclude]
 
 
-def _labels(table: pd.DataFrame, columns: list[str]) -> list[str]:
+def _labels(
+    table: pd.DataFrame, columns: list[str], show: Callable[[object], str] = _text
+) -> list[str]:
     if not columns:
         return ["all"] * len(table)
-    parts = [table[column].astype(object).map(_text) for column in columns]
+    parts = [table[column].astype(object).map(show) for column in columns]
     return [", ".join(row) for row in zip(*parts, strict=True)]
 
 
@@ -80,8 +95,10 @@ def plot_rate_over_time(
     """
     figure, (ax,) = _new(title)
     groups, x = _group_columns(table), _period_starts(table)
+    texts, drawn = _hover_texts(table, groups), _drawn(table, x)
     for label, rows in _series(table, groups):
         (line,) = ax.plot(x[rows], table["rate"][rows], marker="o", label=label)
+        _hover.attach(line, texts[rows & drawn].tolist())
         band = (table["ci_low"][rows], table["ci_high"][rows])
         ax.fill_between(x[rows], *band, color=line.get_color(), alpha=0.2)
     _finish_over_time(figure, ax, table, groups, ylabel, _rate_limits(table))
@@ -93,8 +110,10 @@ def plot_p_chart(table: pd.DataFrame, *, title: str = "p-chart", ylabel: str = "
     control limits (wider on quieter periods); periods outside them marked red."""
     figure, (ax,) = _new(title)
     groups, x = _group_columns(table), _period_starts(table)
+    texts, drawn = _hover_texts(table, groups, limits=True), _drawn(table, x)
     for label, rows in _series(table, groups):
         (line,) = ax.plot(x[rows], table["rate"][rows], marker="o", markersize=3, label=label)
+        _hover.attach(line, texts[rows & drawn].tolist())
         colour = line.get_color()
         ax.plot(x[rows], table["center"][rows], color=colour, linestyle="--", linewidth=1)
         for limit in ("lcl", "ucl"):
@@ -137,6 +156,37 @@ def plot_cusum(
 def _period_starts(table: pd.DataFrame) -> pd.Series:
     """The ``period`` column as naive UTC times, which matplotlib draws."""
     return pd.to_datetime(table["period"], utc=True).dt.tz_localize(None)
+
+
+def _drawn(table: pd.DataFrame, x: pd.Series) -> npt.NDArray[np.bool_]:
+    """The rows a line draws a marker for: a period and a rate (matplotlib skips NaN)."""
+    return (x.notna() & pd.to_numeric(table["rate"], errors="coerce").notna()).to_numpy()
+
+
+def _hover_texts(
+    table: pd.DataFrame, groups: list[str], *, limits: bool = False
+) -> npt.NDArray[np.object_]:
+    """Each row's hover text, in the tables' formats: its group and period, the rate with its
+    95 % interval (with ``limits``, a p-chart's control limits and signal instead), and n."""
+    where = [_labels(table, groups, _plain)] if groups else []
+    if "period" in table:
+        starts = _period_starts(table).dropna()
+        daily = bool((starts == starts.dt.normalize()).all())
+        shown = _period_starts(table).dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M")
+        where.append(shown.fillna("(none)").tolist())
+    places = [", ".join(parts) for parts in zip(*where, strict=True)] if where else None
+    counts = [f", n = {n:,}" for n in table["n"]] if "n" in table else [""] * len(table)
+    low, high = table["lcl" if limits else "ci_low"], table["ucl" if limits else "ci_high"]
+    notes = table["signal"].map(lambda s: f"; {s}" if s else "") if limits else [""] * len(table)
+    texts = [
+        f"{place}: {percent(rate)}{count}; limits {percent(lo)} – {percent(hi)}{note}"
+        if limits
+        else f"{place}: {percent(rate)} ({percent(lo)} – {percent(hi)}){count}"
+        for place, rate, count, lo, hi, note in zip(
+            places or ["all"] * len(table), table["rate"], counts, low, high, notes, strict=True
+        )
+    ]
+    return np.array(texts, dtype=object)
 
 
 def _series(table: pd.DataFrame, groups: list[str]) -> Iterator[tuple[str, np.ndarray]]:
@@ -190,7 +240,9 @@ def plot_rate_by_group(
     low = np.nan_to_num(rate - table["ci_low"].to_numpy(dtype=float))
     high = np.nan_to_num(table["ci_high"].to_numpy(dtype=float) - rate)
     y = np.arange(len(table))
-    ax.barh(y, np.nan_to_num(rate), xerr=[low, high], capsize=3, color="tab:blue")
+    bars = ax.barh(y, np.nan_to_num(rate), xerr=[low, high], capsize=3, color="tab:blue")
+    for bar, text in zip(bars, _hover_texts(table, _group_columns(table)), strict=True):
+        _hover.attach(bar, [text])
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.02)
