@@ -425,7 +425,10 @@ def test_the_report_sorts_its_tables_and_shows_chart_values_offline_at_1440px(tm
         page.route("**/*", refuse_the_network)
         try:
             page.goto(path.as_uri())
-            _sort_a_table(page.locator("#over-time table.sortable").first)
+            folded = page.locator("#over-time details").first  # a day-by-day table
+            assert not folded.locator("table").is_visible()
+            folded.locator("summary").click()  # opens on a click
+            _sort_a_table(folded.locator("table.sortable"))
             _hover_a_point(page)
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -57,6 +57,7 @@ __all__ = ["Source", "build", "definitions", "tables", "write"]
 
 Source: TypeAlias = Any  # a frame, path, Ibis table, Spark DataFrame, Analysis or SummaryTables
 _COMPARED = PERIOD_NAMES[COMPARISON_PERIOD]
+_FOLDED_ROWS = 20  # longer tables open on a click (and print folded)
 _PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout|center|lcl|ucl|p0|p1)$")
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
@@ -68,6 +69,7 @@ h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+summary { cursor: pointer; color: #0b5cad; margin: 0.3rem 0 1rem; }
 .scroll { overflow-x: auto; } img { max-width: 100%; } code { background: #f3f3f3; }
 """
 
@@ -130,10 +132,15 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(frame: pd.DataFrame) -> str:
+    """The frame as a sortable table; past ``_FOLDED_ROWS`` rows (a day-by-day table),
+    folded under a line saying how many, so the page reads as charts and short tables."""
     shown = _display(frame).to_html(
         index=False, escape=True, na_rep="(none)", border=0, classes="sortable"
     )
-    return f'<div class="scroll">{_interactive.sortable(shown, frame)}</div>'
+    table = f'<div class="scroll">{_interactive.sortable(shown, frame)}</div>'
+    if len(frame) <= _FOLDED_ROWS:
+        return table
+    return f"<details><summary>The table: {len(frame):,} rows</summary>{table}</details>"
 
 
 def _image(figure: Figure, alt: str) -> str:
