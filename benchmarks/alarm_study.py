@@ -71,7 +71,10 @@ def main() -> None:
         after = rang[rang["period"] >= start]
         delays_days.append((after["period"].min() - start).days if len(after) else float("inf"))
         delays_minutes.append(_detection_minutes(_log(seed, attack=ATTACK)))
-        print(f"seed {seed}: CUSUM delay {delays_days[-1]} d, pumping {delays_minutes[-1]} min")
+        print(
+            f"seed {seed}: CUSUM delay {delays_days[-1]} d, pumping {delays_minutes[-1]} min",
+            flush=True,
+        )
     print(f"\n{args.seeds} seeds, {DAYS} days, 1,500 users x 4 logins each")
     print(
         f"CUSUM false alarms: {alarms} in {series_days} country-days = "

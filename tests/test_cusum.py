@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from verigator_nb.analysis._cusum import (
+    ASSURANCE_Z,
     CusumChart,
     CusumDesign,
     average_run_length,
@@ -22,6 +23,7 @@ from verigator_nb.analysis._cusum import (
     design,
     run_cusum,
 )
+from verigator_nb.analysis._stats import wilson_interval
 
 DAY = 100  # trials a day in the simulations
 
@@ -221,9 +223,12 @@ def test_cusum_by_day_estimates_each_groups_baseline_and_notes_thin_or_perfect_o
     b = table[table["channel"] == "b"]
     first = frame[(frame["channel"] == "b") & (frame["ts"] < pd.Timestamp("2024-03-29", tz="UTC"))]
     p0 = first["success"].mean()
-    expected = design(p0, 1 - 2 * (1 - p0), trials_per_day=40)
+    # The stated rate holds for a baseline one standard error below the estimate.
+    (low,), _ = wilson_interval([first["success"].sum()], [len(first)], z=ASSURANCE_Z)
+    expected = design(p0, 1 - 2 * (1 - p0), trials_per_day=40, in_control=low)
     assert b["p0"].iloc[0] == pytest.approx(p0)
     assert b["h"].iloc[0] == pytest.approx(expected.h)
+    assert expected.h > design(p0, 1 - 2 * (1 - p0), trials_per_day=40).h
     assert b["baseline"].sum() == 28 and b["n"].sum() == 35 * 40
     assert table.loc[table["channel"].isna(), "note"].eq("").all()
     for channel, note in [("thin", "fewer than 100 trials"), ("all", "baseline rate is 100 %")]:
@@ -260,3 +265,14 @@ def test_cusum_by_day_leaves_out_rows_without_time_or_outcome_and_takes_an_empty
     assert empty.empty and {"period", "statistic", "signal", "note"} <= set(empty.columns)
     with pytest.raises(ValueError, match="channel"):
         cusum_by_day(frame, by="channel")
+
+
+def test_a_design_reckoned_at_a_lower_in_control_rate_still_meets_its_rate_there() -> None:
+    plain = design(0.94, 0.88, trials_per_day=100, false_alarms_per_day=1 / 1000)
+    assured = design(0.94, 0.88, trials_per_day=100, false_alarms_per_day=1 / 1000, in_control=0.93)
+    target = 100 * 1000
+    assert average_run_length(plain, 0.93) < target <= average_run_length(assured, 0.93)
+    lower = CusumDesign(0.94, 0.88, assured.h - assured.chart.unit, 100, 1 / 1000)
+    assert average_run_length(lower, 0.93) < target  # the smallest h that does
+    with pytest.raises(ValueError, match="in_control"):
+        design(0.94, 0.88, trials_per_day=100, in_control=0.95)

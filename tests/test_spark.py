@@ -24,7 +24,7 @@ from tests._synthetic import synthetic_log
 from verigator_nb import analysis, report
 from verigator_nb.analysis import METRICS, Analysis
 from verigator_nb.analysis.scale import write_dataset
-from verigator_nb.schema import COUNTRY, METHOD, REQUESTED_METHOD, TS
+from verigator_nb.schema import COUNTRY, METHOD, REQUESTED_METHOD, TS, to_frame
 
 pytestmark = pytest.mark.skipif(SPARK_MISSING is not None, reason=SPARK_MISSING or "")
 
@@ -138,6 +138,30 @@ def test_filters_keep_the_same_part_of_the_log_on_spark_and_duckdb(log: pd.DataF
         found, expected = on_spark.table(metric), in_memory.table(metric)
         assert expected["n"].sum() > 0, "an empty table would prove nothing"
         assert_frame_equal(_comparable(found), _comparable(expected), rtol=1e-9, obj=metric)
+
+
+def test_the_alarms_and_the_pumping_review_say_the_same_on_spark(log: pd.DataFrame) -> None:
+    # A burst the review must flag: 40 users of one range, SMS sent, nobody verified.
+    start = log[TS].min().floor("D") + pd.Timedelta(days=10, hours=9)
+    burst = to_frame(
+        [
+            {
+                "event_id": f"bot-{i}", "session_id": f"bot-{i}", "user_id": f"bot-{i}",
+                "service_id": "svc-1", "action": "initiate", "requested_method": "sms",
+                "method": "sms", "http_status": 200, "ts": start + pd.Timedelta(minutes=i),
+                COUNTRY: "LV", "number_range": "+371 2000", "number_type": "mobile",
+            }
+            for i in range(40)
+        ]
+    )  # fmt: skip
+    attacked = pd.concat([log, burst], ignore_index=True)
+    on_spark, in_memory = Analysis(_on_spark(attacked)), Analysis(attacked)
+    flags = analysis.pumping_review(in_memory)
+    assert "+371 2000" in set(flags["number_range"])
+    assert_frame_equal(analysis.pumping_review(on_spark), flags)
+    found, expected = (analysis.cusum(a, by=COUNTRY) for a in (on_spark, in_memory))
+    assert expected["h"].notna().any()
+    assert_frame_equal(_comparable(found), _comparable(expected), rtol=1e-9)
 
 
 def test_the_public_functions_take_a_spark_dataframe(log: pd.DataFrame) -> None:

@@ -64,6 +64,7 @@ __all__ = [
     "SIMULATED_TAG",
     "TAGS",
     "TS",
+    "TS_DTYPE",
     "USER_ID",
     "VERIFIED",
     "VERIFY",
@@ -97,6 +98,7 @@ SIMULATED_TAG = "simulated"  # the tag the simulator gives its rows unless told 
 COUNTRY = "country"
 TAGS = "tags"
 PROVIDER = "provider"
+TS_DTYPE = "datetime64[us, UTC]"  # the dtype of ts, and of every moment derived from it
 NUMBER_RANGE = "number_range"
 NUMBER_TYPE = "number_type"
 PREMIUM_RATE = "premium rate"  # the number_type of a premium-rate number (phonenumbers' words)
@@ -132,7 +134,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(EVENT_ID, "str", "Unique id of this row."),
     Column(
         TS,
-        "datetime64[us, UTC]",
+        TS_DTYPE,
         "When the call was made (UTC); the sandbox's clock when the Api came from an "
         "in-process sandbox, so simulated time shows up in reports.",
     ),
@@ -241,5 +243,5 @@ def from_columns(data: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     )
     for name in _EMPTY_IS_BLANK:
         frame[name] = frame[name].fillna("")
-    frame[TS] = pd.to_datetime(frame[TS], utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+    frame[TS] = pd.to_datetime(frame[TS], utc=True, format="ISO8601").astype(TS_DTYPE)
     return frame.astype({c.name: c.dtype for c in COLUMNS if c.name != TS})

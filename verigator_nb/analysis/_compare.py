@@ -22,13 +22,14 @@ import pandas as pd
 from verigator_nb.analysis._aggregate import PERIOD, check_period
 from verigator_nb.analysis._finish import sort_by_keys
 from verigator_nb.analysis._stats import rate_columns
+from verigator_nb.schema import TS_DTYPE
 
 __all__ = ["ALPHA", "compared_span", "comparison", "holm", "period_start", "shift_period"]
 
 ALPHA: Final = 0.05  # significant: a Holm-adjusted p below this
 _SIDES: Final = ("previous", "current")
 _RATE_COLUMNS: Final = ("n", "successes", "rate", "ci_low", "ci_high")
-_PERIOD_DTYPE: Final = "datetime64[us, UTC]"
+_PERIOD_DTYPE: Final = TS_DTYPE
 
 
 def period_start(stamp: pd.Timestamp, period: str) -> pd.Timestamp:

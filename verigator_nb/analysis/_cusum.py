@@ -30,6 +30,7 @@ import scipy.sparse as sparse
 from scipy.sparse.linalg import spsolve
 
 from verigator_nb.analysis._aggregate import PERIOD
+from verigator_nb.analysis._stats import wilson_interval
 from verigator_nb.schema import TS
 
 __all__ = [
@@ -179,26 +180,65 @@ class CusumDesign:
 
 
 def design(
-    p0: float, p1: float, *, trials_per_day: float, false_alarms_per_day: float = 1 / 365
+    p0: float,
+    p1: float,
+    *,
+    trials_per_day: float,
+    false_alarms_per_day: float = 1 / 365,
+    in_control: float | None = None,
 ) -> CusumDesign:
     """The chart with the smallest h on its grid whose in-control ARL is at least
-    ``trials_per_day / false_alarms_per_day`` trials. Raises ``ValueError`` as
-    ``CusumDesign`` does."""
+    ``trials_per_day / false_alarms_per_day`` trials.
+
+    ``in_control`` (at most ``p0``) is the success rate that ARL is reckoned at, when the
+    true baseline may be lower than the ``p0`` the chart was built for (a p0 estimated from
+    a sample): the stated rate then holds down to it. Raises ``ValueError`` as
+    ``CusumDesign`` does, and for ``in_control`` above ``p0``."""
     _check(p0, p1, 1.0, trials_per_day, false_alarms_per_day)
+    reckoned = p0 if in_control is None else in_control
+    if not 0 < reckoned <= p0:
+        raise ValueError(f"in_control must lie in (0, p0 = {p0}], not {in_control}")
     target = trials_per_day / false_alarms_per_day
     base = chart_for_weights(*_llr_weights(p0, p1), 1.0)
-    unit = base.unit
+    limit = _smallest_limit(base, reckoned, target)
+    return CusumDesign(p0, p1, limit * base.unit, trials_per_day, false_alarms_per_day)
+
+
+def _smallest_limit(base: CusumChart, p0: float, target: float) -> int:
+    """The smallest grid limit whose in-control ARL is at least ``target``.
+
+    ln ARL grows almost linearly with the limit, so two solves give a line to aim with, and
+    a walk of a step or two from where it points finds the exact limit (the ARL rises with
+    the limit): about four solves where a bisection takes a dozen.
+    """
+
+    solved: dict[int, float] = {}
+
+    def log_arl(limit: int) -> float:
+        if limit not in solved:
+            solved[limit] = math.log(_arl(_with_limit(base, limit), p0))
+        return solved[limit]
+
     # With likelihood-ratio weights ARL0 ≥ e^h, so h = ln(target) is nearly always enough.
-    low, high = 0, max(1, math.ceil(math.log(target) / unit))
-    while _arl(_with_limit(base, high), p0) < target:
-        low, high = high, 2 * high
-    while high - low > 1:  # ARL(low) < target ≤ ARL(high)
+    far = max(2, math.ceil(math.log(target) / base.unit))
+    near = max(1, far - max(1, far // 8))
+    slope = (log_arl(far) - log_arl(near)) / (far - near)
+    goal = math.log(target)
+    guess = max(1, math.ceil(far - (log_arl(far) - goal) / slope)) if slope > 0 else far
+    # A bracket (low fails, high meets the target) galloping out from the guess, then halved.
+    step = 1
+    if log_arl(guess) >= goal:
+        high, low = guess, guess - 1
+        while low >= 1 and log_arl(low) >= goal:
+            high, low, step = low, max(0, low - 2 * step), 2 * step
+    else:
+        low, high = guess, guess + 1
+        while log_arl(high) < goal:
+            low, high, step = high, high + 2 * step, 2 * step
+    while high - low > 1:
         middle = (low + high) // 2
-        if _arl(_with_limit(base, middle), p0) < target:
-            low = middle
-        else:
-            high = middle
-    return CusumDesign(p0, p1, high * unit, trials_per_day, false_alarms_per_day)
+        low, high = (low, middle) if log_arl(middle) >= goal else (middle, high)
+    return high
 
 
 def _with_limit(chart: CusumChart, limit: int) -> CusumChart:
@@ -261,6 +301,9 @@ NOTE: Final = "note"
 DAY_COLUMNS: Final = (PERIOD, "n", "successes", STATISTIC, PEAK, SIGNAL, BASELINE)
 DESIGN_COLUMNS: Final = ("p0", "p1", "h", NOTE)
 BASELINE_DAYS: Final = 28
+# How far below an estimated baseline the stated false-alarm rate is made to hold, in
+# standard errors: one (measured over simulated campaigns: benchmarks/alarm_study.py).
+ASSURANCE_Z: Final = 1.0
 MIN_BASELINE_TRIALS: Final = 100
 
 
@@ -284,16 +327,31 @@ def _group_design(
     trials = int(n[in_baseline].sum())
     if trials < options.min_baseline_trials:
         return f"fewer than {options.min_baseline_trials} trials in the baseline days"
-    p0 = options.p0 if options.p0 is not None else float(hits[in_baseline].sum()) / trials
+    successes = int(hits[in_baseline].sum())
+    p0 = options.p0 if options.p0 is not None else successes / trials
     if p0 in (0.0, 1.0):
         return f"baseline rate is {p0:.0%}: no fall to watch for".replace("%", " %")
     p1 = options.worse if options.worse is not None else 1 - 2 * (1 - p0)
     if not 0 < p1 < p0:
         return f"no worse rate to flag below a baseline of {p0:.1%}".replace("%", " %")
     span = min(options.baseline_days, (days[in_baseline][-1] - days[0]).days + 1)
+    # An estimated p0 is a sample's: the stated rate is made to hold down to a baseline one
+    # standard error below it, or an optimistic estimate would ring more often than stated.
+    in_control = None if options.p0 is not None else _lowest_plausible(successes, trials, p0)
     return design(
-        p0, p1, trials_per_day=trials / span, false_alarms_per_day=options.false_alarms_per_day
+        p0,
+        p1,
+        trials_per_day=trials / span,
+        false_alarms_per_day=options.false_alarms_per_day,
+        in_control=in_control,
     )
+
+
+def _lowest_plausible(successes: int, trials: int, p0: float) -> float:
+    """The Wilson lower bound, ``ASSURANCE_Z`` standard errors down, of a baseline of
+    ``successes`` in ``trials`` (at most p0)."""
+    low, _ = wilson_interval([successes], [trials], z=ASSURANCE_Z)
+    return min(p0, float(low[0]))
 
 
 def _group_days(group: pd.DataFrame, options: _Options) -> pd.DataFrame:

@@ -47,7 +47,7 @@ from verigator_nb.analysis._registry import (
     Metric,
 )
 from verigator_nb.analysis._source import ROW, LogTable, Source, log_table, normalise
-from verigator_nb.schema import ATTEMPT, RESULT, SESSION_ID, TS, VERIFIED
+from verigator_nb.schema import ATTEMPT, RESULT, SESSION_ID, TS, TS_DTYPE, VERIFIED
 
 __all__ = ["Analysis", "By", "as_columns"]
 
@@ -189,10 +189,12 @@ class Analysis:
             rows = self.log.backend.table(self._stage(name)[0])
         return self.filters.keep(rows) if self.filters else rows
 
-    def fetch(self, expression: ir.Table) -> pd.DataFrame:
-        """The answer of an Ibis ``expression`` over this analysis's tables (``grain``), run
-        where the log lives and brought over through Arrow."""
-        return self._runner.fetch(str(self.log.backend.compile(expression)))
+    def fetch(self, build: Callable[..., ir.Table], grain: str, *args: Hashable) -> pd.DataFrame:
+        """The answer of ``build(rows of grain, *args)``, an Ibis query of a module-level
+        function over the rows of ``grain`` ("call", "session", "login") the filters keep,
+        compiled once per process and run where the log lives (for reviews of the log that
+        are no metric of the registry, e.g. ``pumping_review``)."""
+        return self._fetch(build, grain, *args)
 
     def _fetch(
         self, build: Callable[..., ir.Table], stage: str, *args: Hashable, whole: bool = False
@@ -378,7 +380,9 @@ class Analysis:
         if chosen.kind != RATE:
             raise ValueError(f"{chosen.name} is not a rate: only a rate has trials")
         keys = self._keys(chosen, by, None)
-        return self._fetch(_trials_of, chosen.grain, chosen, tuple(keys))
+        found = self._fetch(_trials_of, chosen.grain, chosen, tuple(keys))
+        # Microseconds, as the log's ts, whichever engine answered (Spark's are nanoseconds).
+        return found.assign(**{TS: pd.to_datetime(found[TS], utc=True).astype(TS_DTYPE)})
 
     def verified_sample(self, size: int) -> pd.DataFrame:
         """``attempts`` and ``seconds`` of at most ``size`` verified sessions (for charts).

@@ -16,6 +16,7 @@ import pandas as pd
 from verigator_nb.analysis._aggregate import PERIOD
 from verigator_nb.analysis._registry import FUNNEL_STAGES
 from verigator_nb.analysis._stats import QUANTILES, add_rate, rate_columns
+from verigator_nb.schema import TS_DTYPE
 
 __all__ = [
     "breakdown_table",
@@ -28,7 +29,7 @@ __all__ = [
     "tidy_keys",
 ]
 
-_TS_DTYPE = "datetime64[us, UTC]"
+_TS_DTYPE = TS_DTYPE
 
 
 def tidy_keys(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:

@@ -46,6 +46,7 @@ from verigator_nb.schema import (
     PREMIUM_RATE,
     SERVICE_ID,
     TS,
+    TS_DTYPE,
     USER_ID,
 )
 
@@ -137,46 +138,68 @@ def _hourly(analysis: Analysis, rules: PumpingRules) -> pd.DataFrame:
     """SMS sessions per country, range, type and hour: ``sms``, ``verified``, ``numbers``
     (different users). Every country-hour comes over; of the ranges, only those some rule
     can flag (a big log has about one session per range)."""
-    sessions = analysis.grain(SESSION)
-    sent = sessions.filter(sessions[STARTED] & (sessions[METHOD] == METHOD_SMS).fill_null(False))
-    hour = sent[TS].truncate("h").name(_HOUR)
-    counted = sent.group_by([sent[COUNTRY], sent[NUMBER_RANGE], sent[NUMBER_TYPE], hour]).aggregate(
-        **{
-            _SMS: sent.count(),
-            _VERIFIED: sent[VERIFIED_SESSION].cast("int64").sum(),
-            _NUMBERS: ibis.struct({SERVICE_ID: sent[SERVICE_ID], USER_ID: sent[USER_ID]}).nunique(),
-        }
-    )
-    keep = counted[NUMBER_RANGE].isin(_candidates(counted, rules)) | counted[NUMBER_RANGE].isnull()
-    countries = (
-        counted.filter(~keep)
-        .group_by([COUNTRY, _HOUR])
-        .aggregate(**{_SMS: counted[_SMS].sum(), _VERIFIED: counted[_VERIFIED].sum()})
-    )
-    found = analysis.fetch(counted.filter(keep))
-    rest = analysis.fetch(countries)
+    limits = (rules.floor, rules.burst_numbers, rules.drop_min_sessions)
+    found = analysis.fetch(_flaggable_ranges, SESSION, *limits)
+    rest = analysis.fetch(_other_ranges_by_country, SESSION, *limits)
     return _tidy(pd.concat([found, rest.assign(**{_NUMBERS: 0})], ignore_index=True))
 
 
-def _candidates(counted: ir.Table, rules: PumpingRules) -> ir.Column:
+def _counted(sessions: ir.Table) -> ir.Table:
+    """SMS sessions per country, range, type and hour."""
+    sent = sessions.filter(sessions[STARTED] & (sessions[METHOD] == METHOD_SMS).fill_null(False))
+    hour = sent[TS].truncate("h").name(_HOUR)
+    user = ibis.struct({SERVICE_ID: sent[SERVICE_ID], USER_ID: sent[USER_ID]})
+    return sent.group_by([sent[COUNTRY], sent[NUMBER_RANGE], sent[NUMBER_TYPE], hour]).aggregate(
+        **{
+            _SMS: sent.count(),
+            _VERIFIED: sent[VERIFIED_SESSION].cast("int64").sum(),
+            _NUMBERS: user.nunique(),
+        }
+    )
+
+
+def _flagged(counted: ir.Table, floor: int, burst: int, day_sessions: int) -> ir.BooleanValue:
+    """Whether a row's range is one some rule could flag (or it has no range)."""
+    candidates = _candidates(counted, floor, burst, day_sessions)
+    return counted[NUMBER_RANGE].isin(candidates) | counted[NUMBER_RANGE].isnull()
+
+
+def _flaggable_ranges(sessions: ir.Table, floor: int, burst: int, day_sessions: int) -> ir.Table:
+    counted = _counted(sessions)
+    return counted.filter(_flagged(counted, floor, burst, day_sessions))
+
+
+def _other_ranges_by_country(
+    sessions: ir.Table, floor: int, burst: int, day_sessions: int
+) -> ir.Table:
+    """The other ranges' sessions, summed per country and hour (for the country rules)."""
+    counted = _counted(sessions)
+    others = counted.filter(~_flagged(counted, floor, burst, day_sessions))
+    return others.group_by([COUNTRY, _HOUR]).aggregate(
+        **{_SMS: others[_SMS].sum(), _VERIFIED: others[_VERIFIED].sum()}
+    )
+
+
+def _candidates(counted: ir.Table, floor: int, burst: int, day_sessions: int) -> ir.Column:
     """The ranges any rule could flag: an hour over the floor or with a burst of numbers,
     premium-rate numbers, or a day big enough to test its conversion."""
     unverified = counted[_SMS] - counted[_VERIFIED]
     hot = counted.filter(
-        (unverified > rules.floor)
-        | (counted[_NUMBERS] >= rules.burst_numbers)
+        (unverified > floor)
+        | (counted[_NUMBERS] >= burst)
         | (counted[NUMBER_TYPE] == PREMIUM_RATE).fill_null(False)
     )
     day = counted[_HOUR].truncate("D")
     daily = counted.group_by([counted[NUMBER_RANGE], day.name("day")]).aggregate(
         n=counted[_SMS].sum()
     )
-    big = daily.filter(daily.n >= rules.drop_min_sessions)
+    big = daily.filter(daily.n >= day_sessions)
     return hot.select(NUMBER_RANGE).union(big.select(NUMBER_RANGE))[NUMBER_RANGE]
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    hours = pd.to_datetime(frame[_HOUR], utc=True)
+    # Microseconds, as the log's ts, whichever engine answered (Spark's come in nanoseconds).
+    hours = pd.to_datetime(frame[_HOUR], utc=True).astype(TS_DTYPE)
     counts = {c: pd.to_numeric(frame[c]).astype("int64") for c in (_SMS, _VERIFIED, _NUMBERS)}
     return frame.assign(**{_HOUR: hours}, **counts).astype({COUNTRY: object, NUMBER_RANGE: object})
 

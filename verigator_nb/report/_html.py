@@ -261,7 +261,8 @@ def _cusum_parts(t: SummaryTables) -> list[str]:
         f"conversion fell from its baseline p0 (the first {BASELINE_DAYS} days) to the worse "
         "rate p1 (failures doubled), and rings when the sum S reaches h. Each h is chosen for "
         f"at most one false alarm in {1 / CUSUM_FALSE_ALARMS_PER_DAY:,.0f} days at that "
-        f"{CUSUM_BY}'s baseline volume. A {CUSUM_BY} with too little baseline has no chart "
+        f"{CUSUM_BY}'s baseline volume, even were its true baseline one standard error below "
+        f"the estimate. A {CUSUM_BY} with too little baseline has no chart "
         "(see its note).</p>"
     )
     chart = _image(plots.plot_cusum(t.cusum, by=CUSUM_BY, title=caption), caption)
