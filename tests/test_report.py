@@ -294,3 +294,16 @@ def test_csv_files_hold_the_same_sheets_and_no_formula(log, tmp_path) -> None:
     assert headline["rate"].tolist() == pytest.approx(
         report.tables(hostile).headline["rate"].tolist()
     )
+
+
+def test_every_table_links_to_its_metrics_definition_and_says_what_intervals_it_has(
+    document,
+) -> None:
+    links = re.findall(r'<h3>([^<]*) <a class="definition" href="#([^"]+)">', document)
+    ids = set(re.findall(r'<li id="([^"]+)">', document))
+    assert len(links) == len(report.TABLES) + 1  # and the CUSUM
+    for caption, target in links:
+        assert target in ids, f"{caption} links to no definition"
+        metric = target.removeprefix("definition-")
+        assert METRICS[metric].label in caption
+    assert "Rates carry 95 % Wilson score intervals" in document

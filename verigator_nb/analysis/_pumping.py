@@ -212,6 +212,8 @@ def _per_period(frame: pd.DataFrame, keys: list[str], freq: str) -> pd.DataFrame
     as one column per group and a row for every period from the first to the last (zeros
     where a group had none): the history a rolling window reads."""
     ranged = frame.dropna(subset=[NUMBER_RANGE]) if NUMBER_RANGE in keys else frame
+    if ranged.empty:
+        return pd.DataFrame()
     periods = ranged[_HOUR].dt.floor(freq)
     table = ranged.assign(_period=periods).pivot_table(
         index="_period", columns=keys, values=[_SMS, _VERIFIED], aggfunc="sum", fill_value=0

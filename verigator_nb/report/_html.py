@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from verigator_nb.analysis import (
     BASELINE_DAYS,
     BREAKDOWN,
+    CONVERSION,
     DISTRIBUTION,
     METRIC_LABELS,
     METRICS,
@@ -58,6 +59,10 @@ __all__ = ["Source", "build", "definitions", "tables", "write"]
 Source: TypeAlias = Any  # a frame, path, Ibis table, Spark DataFrame, Analysis or SummaryTables
 _COMPARED = PERIOD_NAMES[COMPARISON_PERIOD]
 _FOLDED_ROWS = 20  # longer tables open on a click (and print folded)
+_INTERVALS = (
+    "Rates carry 95 % Wilson score intervals (ci_low – ci_high); changes between periods are "
+    "in percentage points. Each table's definition is one click away."
+)
 _PERCENT = re.compile(r"(^|_)(rate|ci_low|ci_high|share|dropout|center|lcl|ucl|p0|p1)$")
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
@@ -69,6 +74,7 @@ h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+h3 a.definition { font-size: 0.75rem; font-weight: normal; margin-left: 0.5rem; }
 summary { cursor: pointer; color: #0b5cad; margin: 0.3rem 0 1rem; }
 .scroll { overflow-x: auto; } img { max-width: 100%; } code { background: #f3f3f3; }
 """
@@ -243,8 +249,17 @@ def _chart(spec: TableSpec, table: pd.DataFrame, t: SummaryTables, caption: str)
 def _spec_parts(spec: TableSpec, t: SummaryTables) -> list[str]:
     caption = spec.caption(PERIOD_NAMES[t.trend_period])
     table = t.table(spec)
-    parts = [f"<h3>{html.escape(caption)}</h3>", _chart(spec, table, t, caption), _table(table)]
+    heading = (
+        f"<h3>{html.escape(caption)} "
+        f'<a class="definition" href="#{_definition_anchor(spec.metric)}">definition</a></h3>'
+    )
+    parts = [heading, _chart(spec, table, t, caption), _table(table)]
     return [part for part in parts if part]
+
+
+def _definition_anchor(metric: str) -> str:
+    """The id of a metric's definition in the Definitions section."""
+    return f"definition-{metric}"
 
 
 def _anchor(heading: str) -> str:
@@ -266,7 +281,11 @@ def _cusum_parts(t: SummaryTables) -> list[str]:
         "(see its note).</p>"
     )
     chart = _image(plots.plot_cusum(t.cusum, by=CUSUM_BY, title=caption), caption)
-    return [f"<h3>{html.escape(caption)}</h3>", intro, chart, _table(cusum_summary(t.cusum))]
+    heading = (
+        f"<h3>{html.escape(caption)} "
+        f'<a class="definition" href="#{_definition_anchor(CONVERSION)}">definition</a></h3>'
+    )
+    return [heading, intro, chart, _table(cusum_summary(t.cusum))]
 
 
 def _pumping_section(t: SummaryTables) -> str:
@@ -314,7 +333,12 @@ def _sections(t: SummaryTables) -> list[str]:
         _section(
             "definitions",
             "Definitions",
-            "<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in definitions()) + "</ul>",
+            "<ul>"
+            + "".join(
+                f'<li id="{_definition_anchor(name)}">{_inline(item)}</li>'
+                for name, item in zip(METRICS, definitions(), strict=True)
+            )
+            + "</ul>",
         )
     )
     return sections
@@ -356,6 +380,7 @@ def build(
         "<body>\n"
         f'<h1>{html.escape(title)}</h1>\n<p class="meta">{html.escape(meta)}</p>\n'
         f'<p class="meta">{html.escape(made)}</p>\n{notes}\n'
+        f'<p class="meta">{_INTERVALS}</p>\n'
         f"{body}\n<script>{_interactive.SCRIPT}</script>\n</body>\n</html>\n"
     )
 
