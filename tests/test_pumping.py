@@ -182,3 +182,14 @@ def test_the_report_shows_the_alarms_and_the_pumping_flags(attacked, tmp_path) -
 def test_a_clean_log_says_it_has_no_flags() -> None:
     document = report.build(_campaign(SEEDS[0]))
     assert "No flags: no SMS traffic looked like pumping" in document
+
+
+def test_an_attack_on_users_of_no_known_country_is_still_flagged(attacked) -> None:
+    # Users created elsewhere carry no country: their SMS count as a group of their own.
+    unknown = attacked.assign(
+        **{COUNTRY: attacked[COUNTRY].where(attacked[NUMBER_RANGE] != "+44 740090")}
+    )
+    flags = pumping_review(unknown.assign(**{NUMBER_RANGE: None, NUMBER_TYPE: None}))
+    nowhere = flags[flags[COUNTRY] == ""]
+    assert not nowhere.empty and set(nowhere["rule"]) == {VOLUME}
+    assert nowhere["explanation"].str.startswith("Numbers of no known country: ").all()

@@ -109,7 +109,8 @@ class PumpingRules:
 def pumping_review(source: Source | Analysis, *, rules: PumpingRules | None = None) -> pd.DataFrame:
     """Every flag the rules raise on ``source``'s SMS sessions, oldest first: ``rule``,
     ``country``, ``number_range`` (empty for a country-wide flag), ``start`` and ``end``
-    (UTC), ``sms`` and ``verified`` sessions in that span, the ``threshold`` crossed, and an
+    (UTC), the SMS ``sessions`` and ``verified_sessions`` in that span, the ``threshold``
+    crossed (the rule's own: a count, or the p-value bound of a drop), and an
     ``explanation`` in one sentence. A log without ``number_range`` (written before it
     existed) is reviewed per country only."""
     rules = rules or PumpingRules()
@@ -135,9 +136,9 @@ def pumping_review(source: Source | Analysis, *, rules: PumpingRules | None = No
 
 
 def _hourly(analysis: Analysis, rules: PumpingRules) -> pd.DataFrame:
-    """SMS sessions per country, range, type and hour: ``sms``, ``verified``, ``numbers``
-    (different users). Every country-hour comes over; of the ranges, only those some rule
-    can flag (a big log has about one session per range)."""
+    """SMS sessions per country, range, type and hour: ``sessions``, ``verified_sessions``,
+    ``numbers`` (different users). Every country-hour comes over; of the ranges, only those
+    some rule can flag (a big log has about one session per range)."""
     limits = (rules.floor, rules.burst_numbers, rules.drop_min_sessions)
     found = analysis.fetch(_flaggable_ranges, SESSION, *limits)
     rest = analysis.fetch(_other_ranges_by_country, SESSION, *limits)
@@ -208,15 +209,21 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _per_period(frame: pd.DataFrame, keys: list[str], freq: str) -> pd.DataFrame:
-    """``sms`` and ``verified`` per group of ``keys`` and period of ``freq`` ("h" or "D"),
-    as one column per group and a row for every period from the first to the last (zeros
-    where a group had none): the history a rolling window reads."""
+    """SMS ``sessions`` and ``verified_sessions`` per group of ``keys`` and period of
+    ``freq`` ("h" or "D"), as one column per group and a row for every period from the first
+    to the last (zeros where a group had none): the history a rolling window reads."""
     ranged = frame.dropna(subset=[NUMBER_RANGE]) if NUMBER_RANGE in keys else frame
     if ranged.empty:
         return pd.DataFrame()
     periods = ranged[_HOUR].dt.floor(freq)
+    # dropna=False: sessions of no known country (users made elsewhere) are a group too.
     table = ranged.assign(_period=periods).pivot_table(
-        index="_period", columns=keys, values=[_SMS, _VERIFIED], aggfunc="sum", fill_value=0
+        index="_period",
+        columns=keys,
+        values=[_SMS, _VERIFIED],
+        aggfunc="sum",
+        fill_value=0,
+        dropna=False,
     )
     if table.empty:
         return table
