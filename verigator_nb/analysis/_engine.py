@@ -171,7 +171,7 @@ class Analysis:
         name, schema = self._stage(stage)
         if filters is None:
             return compiled(build, (schema,), dialect, args), name
-        return compiled(_kept, (schema,), dialect, (filters, build, args)), name
+        return compiled(_filtered, (schema,), dialect, (filters, build, args)), name
 
     def _name(self, stage: str) -> str:
         return f"verigator_{stage}_{self._id}"
@@ -446,10 +446,10 @@ def _through(
     build: Callable[..., ir.Table],
     args: tuple[Hashable, ...],
 ) -> ir.Table:
-    return _kept(view(rows), filters, build, args)
+    return _filtered(view(rows), filters, build, args)
 
 
-def _kept(
+def _filtered(
     rows: ir.Table,
     filters: Filters | None,
     build: Callable[..., ir.Table],
