@@ -168,12 +168,12 @@ def test_run_cusum_refuses_outcomes_other_than_true_and_false() -> None:
 
 
 def test_describe_names_the_rates_h_and_the_stated_false_alarm_rate() -> None:
-    chosen = design(0.94, 0.85, trials_per_day=120)
+    chosen = design(0.94, 0.85, trials_per_day=120, false_alarms_per_day=1 / 365)
     text = chosen.describe()
     assert text.startswith("Bernoulli CUSUM: baseline 94.0 %, flags a fall to 85.0 %, h = ")
     assert f"h = {chosen.h:.2f};" in text
     assert text.endswith("at most one false alarm in 365 days at 120 sessions a day")
-    lowered = CusumDesign(0.94, 0.85, h=2.0, trials_per_day=120).describe()
+    lowered = CusumDesign(0.94, 0.85, 2.0, 120, 1 / 365).describe()
     assert "more often than the stated one in 365" in lowered
 
 

@@ -13,7 +13,8 @@ import pytest
 from scipy.stats import poisson
 
 from verigator_nb import analysis
-from verigator_nb.report._summary import CUSUM_BY, CUSUM_FALSE_ALARMS_PER_DAY
+from verigator_nb.analysis import FALSE_ALARMS_PER_DAY
+from verigator_nb.report._summary import CUSUM_BY
 from verigator_nb.sandbox import Sandbox
 from verigator_nb.simulate import ConversionDrop, Population, simulate
 
@@ -26,7 +27,7 @@ def _cusum(seed: int, drop: ConversionDrop | None = None) -> pd.DataFrame:
     population = Population(users=1500, logins_per_user=4, days=DAYS, drop=drop)
     with Sandbox(seed=seed) as sandbox:
         log = simulate(sandbox, population, seed=seed, progress=False).df
-    return analysis.cusum(log, by=CUSUM_BY, false_alarms_per_day=CUSUM_FALSE_ALARMS_PER_DAY)
+    return analysis.cusum(log, by=CUSUM_BY)  # as the report runs it
 
 
 def test_stable_days_raise_no_more_false_alarms_than_the_stated_rate() -> None:
@@ -37,7 +38,7 @@ def test_stable_days_raise_no_more_false_alarms_than_the_stated_rate() -> None:
     assert series_days >= len(SEEDS) * 6 * 50, "every country should have a chart"
     # At the stated rate the count of alarms is at most Poisson; 99.9 % of such counts
     # fall at or below this bound.
-    bound = poisson.ppf(0.999, series_days * CUSUM_FALSE_ALARMS_PER_DAY)
+    bound = poisson.ppf(0.999, series_days * FALSE_ALARMS_PER_DAY)
     assert alarms <= bound, f"{alarms} false alarms in {series_days} series-days"
 
 

@@ -29,6 +29,7 @@ from verigator_nb.analysis._compare import ALPHA
 from verigator_nb.analysis._control import P_CHART_SIGMAS, p_chart
 from verigator_nb.analysis._cusum import (
     BASELINE_DAYS,
+    FALSE_ALARMS_PER_DAY,
     CusumDesign,
     average_run_length,
     cusum_by_day,
@@ -82,6 +83,7 @@ __all__ = [
     "ENDING",
     "ENDINGS",
     "FALLBACK",
+    "FALSE_ALARMS_PER_DAY",
     "FUNNEL_STAGES",
     "KINDS",
     "LOGIN",
@@ -312,7 +314,7 @@ def cusum(
     by: By = None,
     p0: float | None = None,
     worse: float | None = None,
-    false_alarms_per_day: float = 1 / 365,
+    false_alarms_per_day: float = FALSE_ALARMS_PER_DAY,
     baseline_days: int = BASELINE_DAYS,
 ) -> pd.DataFrame:
     """A Bernoulli CUSUM of a rate metric (conversion by default) per group of ``by``, one

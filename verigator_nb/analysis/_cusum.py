@@ -34,6 +34,7 @@ from verigator_nb.analysis._stats import wilson_interval
 from verigator_nb.schema import TS
 
 __all__ = [
+    "FALSE_ALARMS_PER_DAY",
     "WEIGHT_TOLERANCE",
     "CusumChart",
     "CusumDesign",
@@ -45,6 +46,8 @@ __all__ = [
     "run_cusum",
 ]
 
+# The false-alarm rate a chart is designed for unless told: one in 1,000 days, per series.
+FALSE_ALARMS_PER_DAY: Final = 1 / 1000
 WEIGHT_TOLERANCE: Final = 1e-3  # the grid weights' largest relative error against the LLR
 _MAX_DENOMINATOR: Final = 4096
 _FIRST_WINDOW: Final = 256  # trials run_cusum scans at once before it widens its window
@@ -148,7 +151,7 @@ class CusumDesign:
     p1: float
     h: float
     trials_per_day: float
-    false_alarms_per_day: float = 1 / 365
+    false_alarms_per_day: float = FALSE_ALARMS_PER_DAY
     chart: CusumChart = field(init=False, repr=False)
     arl0: float = field(init=False)
 
@@ -184,7 +187,7 @@ def design(
     p1: float,
     *,
     trials_per_day: float,
-    false_alarms_per_day: float = 1 / 365,
+    false_alarms_per_day: float = FALSE_ALARMS_PER_DAY,
     in_control: float | None = None,
 ) -> CusumDesign:
     """The chart with the smallest h on its grid whose in-control ARL is at least
@@ -387,7 +390,7 @@ def cusum_by_day(
     design: CusumDesign | None = None,
     p0: float | None = None,
     worse: float | None = None,
-    false_alarms_per_day: float = 1 / 365,
+    false_alarms_per_day: float = FALSE_ALARMS_PER_DAY,
     baseline_days: int = BASELINE_DAYS,
     min_baseline_trials: int = MIN_BASELINE_TRIALS,
 ) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from verigator_nb.analysis import (
     BREAKDOWN,
     CONVERSION,
     DISTRIBUTION,
+    FALSE_ALARMS_PER_DAY,
     METRIC_LABELS,
     METRICS,
     PERIOD_NAMES,
@@ -45,7 +46,6 @@ from verigator_nb.report._summary import (
     ALARMS,
     COMPARISON_PERIOD,
     CUSUM_BY,
-    CUSUM_FALSE_ALARMS_PER_DAY,
     SECTIONS,
     TABLES,
     SummaryTables,
@@ -275,7 +275,7 @@ def _cusum_parts(t: SummaryTables) -> list[str]:
         f"<p>A Bernoulli CUSUM per {CUSUM_BY} adds up the evidence, session by session, that "
         f"conversion fell from its baseline p0 (the first {BASELINE_DAYS} days) to the worse "
         "rate p1 (failures doubled), and rings when the sum S reaches h. Each h is chosen for "
-        f"at most one false alarm in {1 / CUSUM_FALSE_ALARMS_PER_DAY:,.0f} days at that "
+        f"at most one false alarm in {1 / FALSE_ALARMS_PER_DAY:,.0f} days at that "
         f"{CUSUM_BY}'s baseline volume, even were its true baseline one standard error below "
         f"the estimate. A {CUSUM_BY} with too little baseline has no chart "
         "(see its note).</p>"

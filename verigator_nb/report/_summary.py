@@ -130,9 +130,8 @@ TABLES: Final[tuple[TableSpec, ...]] = (
     TableSpec(ALARMS, CONVERSION, (METHOD,), over_time=True, control=True),
 )
 SECTIONS: Final = tuple(dict.fromkeys(spec.section for spec in TABLES))
-# The report's CUSUM: conversion per country, at most one false alarm in 1,000 days a country.
+# The report's CUSUM: conversion per country, at the analysis's false-alarm rate.
 CUSUM_BY: Final = COUNTRY
-CUSUM_FALSE_ALARMS_PER_DAY: Final = 1 / 1000
 
 
 @dataclass(frozen=True)
@@ -240,6 +239,6 @@ def _summary_tables(analysis: Analysis) -> SummaryTables:
         tables=tables,
         origins=analysis.rows_by([ENDPOINT, TAGS]),
         filters=analysis.filters.describe() if analysis.filters else "",
-        cusum=cusum(analysis, by=CUSUM_BY, false_alarms_per_day=CUSUM_FALSE_ALARMS_PER_DAY),
+        cusum=cusum(analysis, by=CUSUM_BY),
         pumping=pumping_review(analysis),
     )
