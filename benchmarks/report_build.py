@@ -3,27 +3,34 @@
 Run: ``.venv/bin/python benchmarks/report_build.py [--source PATH] [--calls 3]``
 
 ``--source`` is the shipped 30k sample by default, or any log file or Parquet dataset folder
-(e.g. one ``benchmarks/report_scale.py`` wrote, 10M rows). In a fresh interpreter, with the
-log's loading untimed: ``report.build`` cold (the first call: compiling, lazy imports) and
-warm (the median of ``--calls``), beside its baseline run alongside, ``report.tables`` alone
-(every number, no chart and no HTML), and the share the CUSUM's trials and the pumping review
-take of the tables. Peak memory is the process's high-water mark (``VmHWM``).
+(e.g. one ``benchmarks/report_scale.py`` wrote, 10M rows). Each part runs in a fresh
+interpreter, so its peak memory (``VmHWM``, imports included) is its own; the log's loading is
+untimed. Cold is the first call (compiling, lazy imports), warm the median of ``--calls``:
+
+- ``build``: ``report.build``, the whole page;
+- ``tables``: ``report.tables``, every number and no chart (the baseline ``build`` is set
+  beside);
+- ``alarms``: the report's CUSUM and pumping review alone, on a log already prepared (its
+  sessions formed): what they add to ``tables``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample_outcome_log.parquet"
+PARTS = ("build", "tables", "alarms")
 
 
-def _timed(work, calls: int) -> tuple[float, float]:
+def _timed(work: Callable[[], object], calls: int) -> tuple[float, float]:
     began = time.perf_counter()
     work()
     cold = time.perf_counter() - began
@@ -42,35 +49,53 @@ def _peak_mib() -> float:
     return float("nan")
 
 
-def _alarms(analysis, prepared) -> None:
-    """The report's CUSUM and pumping review on a prepared log."""
-    from verigator_nb.report._summary import CUSUM_BY, CUSUM_FALSE_ALARMS_PER_DAY
+def _child(part: str, source_path: str, calls: int) -> None:
+    """One part, in this (fresh) interpreter; prints its figures as JSON."""
+    import pandas as pd
 
-    analysis.cusum(prepared, by=CUSUM_BY, false_alarms_per_day=CUSUM_FALSE_ALARMS_PER_DAY)
-    analysis.pumping_review(prepared)
+    from verigator_nb import analysis, report
+    from verigator_nb.report._summary import CUSUM_BY
+
+    path = Path(source_path)
+    source = pd.read_parquet(path) if path.is_file() else path
+    if part == "build":
+        cold, warm = _timed(lambda: report.build(source), calls)
+    elif part == "tables":
+        cold, warm = _timed(lambda: report.tables(source), calls)
+    else:
+        prepared = analysis.Analysis(source)
+        prepared.trials(analysis.CONVERSION)  # forms the sessions: not the alarms' own cost
+        cold, warm = _timed(
+            lambda: (analysis.cusum(prepared, by=CUSUM_BY), analysis.pumping_review(prepared)),
+            calls,
+        )
+    print(json.dumps({"cold": cold, "warm": warm, "peak": _peak_mib()}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=str(SAMPLE))
     parser.add_argument("--calls", type=int, default=3)
+    parser.add_argument("--child", choices=PARTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from verigator_nb import analysis, report
-
-    path = Path(args.source)
-    source = pd.read_parquet(path) if path.is_file() else path
-    size = len(source) if isinstance(source, pd.DataFrame) else "a dataset of"
-    print(f"source: {path} ({size} rows)")
-    build_cold, build_warm = _timed(lambda: report.build(source), args.calls)
-    tables_cold, tables_warm = _timed(lambda: report.tables(source), args.calls)
-    with analysis.Analysis(source) as prepared:
-        prepared.extent()
-        _, alarms_warm = _timed(lambda: _alarms(analysis, prepared), args.calls)
-    print(f"report.build  cold {build_cold:7.2f} s   warm {build_warm:7.2f} s")
-    print(f"report.tables cold {tables_cold:7.2f} s   warm {tables_warm:7.2f} s  (baseline)")
-    print(f"  of which CUSUM + pumping review (log prepared): warm {alarms_warm:.2f} s")
-    print(f"build / tables, warm: {build_warm / tables_warm:.2f}x")
-    print(f"peak memory: {_peak_mib():,.0f} MiB")
+    if args.child:
+        _child(args.child, args.source, args.calls)
+        return
+    print(f"source: {args.source}")
+    found = {}
+    for part in PARTS:
+        command = [sys.executable, __file__, "--child", part, "--source", args.source]
+        out = subprocess.run(
+            [*command, "--calls", str(args.calls)], check=True, capture_output=True, text=True
+        )
+        found[part] = json.loads(out.stdout.strip().splitlines()[-1])
+        f = found[part]
+        print(
+            f"{part:7} cold {f['cold']:7.2f} s   warm {f['warm']:7.2f} s   "
+            f"peak {f['peak']:,.0f} MiB"
+        )
+    print(f"build / tables, warm: {found['build']['warm'] / found['tables']['warm']:.2f}x")
+    print(f"alarms / tables, warm: {found['alarms']['warm'] / found['tables']['warm']:.2f}x")
 
 
 if __name__ == "__main__":
